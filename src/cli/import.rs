@@ -1,0 +1,54 @@
+//! `amlaudit import`: ARM / az JSON files in, one snapshot out.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::Exit;
+use crate::inventory::import::Importer;
+use crate::output::write_atomically;
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Where to write the snapshot.
+    #[arg(short, long, value_name = "SNAPSHOT")]
+    output: PathBuf,
+    /// A subscription these files cover completely (repeatable). Subscriptions that appear only
+    /// in ids are recorded as not covered, so access to them is "unknown", never "denied".
+    #[arg(long = "subscription", value_name = "SUB")]
+    subscriptions: Vec<String>,
+    /// The tenant the files come from.
+    #[arg(long, value_name = "GUID")]
+    tenant: Option<String>,
+    /// The Azure cloud the files come from.
+    #[arg(long, default_value = "AzureCloud", value_parser = ["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"])]
+    cloud: String,
+    /// ARM list bodies, JSON arrays, single ARM objects, az CLI output, or other snapshots.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+}
+
+pub fn run(args: ImportArgs) -> anyhow::Result<Exit> {
+    let mut importer = Importer::new();
+    for file in &args.files {
+        importer.add_file(file)?;
+    }
+    let uncovered = importer.uncovered_subscriptions(&args.subscriptions);
+    if !uncovered.is_empty() {
+        eprintln!(
+            "note: not covered (pass --subscription to vouch that the files hold all of it): {}",
+            uncovered.join(", ")
+        );
+    }
+    let snapshot = importer.finish(&args.subscriptions, args.tenant, &args.cloud);
+    write_atomically(&args.output, &snapshot.to_json_bytes())
+        .with_context(|| "writing the snapshot".to_string())?;
+    eprintln!(
+        "wrote {} resources covering {} subscription(s) to {}",
+        snapshot.resources.len(),
+        snapshot.scopes.len(),
+        args.output.display()
+    );
+    Ok(Exit::Clean)
+}

@@ -1,0 +1,489 @@
+//! `amlaudit import`: builds a snapshot from JSON a user already has.
+//!
+//! Accepted shapes, per file: an ARM list body (`{"value": [...]}`), a Resource Graph body
+//! (`{"data": [...]}`), a JSON array of objects, a single ARM object, another amlaudit snapshot,
+//! and the flattened objects `az` prints (`az role assignment list --all`, `az role definition
+//! list`, `az resource list`, `az ml compute list`). Every object is rewritten into the shape ARM
+//! returns, so the rest of amlaudit reads one shape only. Objects with the same id (any case) are
+//! merged, with present values winning over nulls, so `az resource list` plus `az acr show` gives
+//! one registry with its properties.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value, json};
+
+use super::snapshot::{self, Problem, ScopeCoverage, ScopeStatus, Snapshot};
+use crate::ids;
+
+/// An input file that could not be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: not valid JSON: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {problem}")]
+    Invalid { path: PathBuf, problem: Problem },
+}
+
+/// Collects resources from many files into one snapshot.
+#[derive(Debug, Default)]
+pub struct Importer {
+    resources: Vec<Value>,
+    by_id: HashMap<String, usize>,
+    scopes: Vec<ScopeCoverage>,
+}
+
+impl Importer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Reads one file and adds its resources.
+    pub fn add_file(&mut self, path: &Path) -> Result<usize, ImportError> {
+        let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let value: Value = serde_json::from_slice(&bytes).map_err(|e| ImportError::Syntax {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: e
+                .to_string()
+                .split(" at line ")
+                .next()
+                .unwrap_or_default()
+                .to_string(),
+        })?;
+        self.add_value(value)
+            .map_err(|problem| ImportError::Invalid {
+                path: path.to_path_buf(),
+                problem,
+            })
+    }
+
+    /// Adds the resources of one parsed document; returns how many objects it held.
+    pub fn add_value(&mut self, value: Value) -> Result<usize, Problem> {
+        let (items, base): (Vec<Value>, &str) = match value {
+            Value::Array(items) => (items, "$"),
+            Value::Object(mut obj) => {
+                if obj.contains_key("amlaudit_snapshot") {
+                    if let Some(Value::Array(scopes)) = obj.remove("scopes") {
+                        for s in scopes {
+                            if let Ok(s) = serde_json::from_value::<ScopeCoverage>(s) {
+                                self.scopes.push(s);
+                            }
+                        }
+                    }
+                    (take_array(&mut obj, "resources"), "$.resources")
+                } else if obj.get("value").is_some_and(Value::is_array) && !obj.contains_key("id") {
+                    (take_array(&mut obj, "value"), "$.value")
+                } else if obj.get("data").is_some_and(Value::is_array) && !obj.contains_key("id") {
+                    (take_array(&mut obj, "data"), "$.data")
+                } else {
+                    (vec![Value::Object(obj)], "")
+                }
+            }
+            _ => {
+                return Err(Problem {
+                    json_path: "$".into(),
+                    message: "expected an ARM object, a list body ({\"value\": [...]}) or an array of objects".into(),
+                });
+            }
+        };
+        let count = items.len();
+        for (i, item) in items.into_iter().enumerate() {
+            let path = if base.is_empty() {
+                "$".to_string()
+            } else {
+                format!("{base}[{i}]")
+            };
+            let resource = to_arm_shape(item, &path)?;
+            snapshot::check_resource(&resource, &path)?;
+            self.insert(resource);
+        }
+        Ok(count)
+    }
+
+    fn insert(&mut self, resource: Value) {
+        let id = snapshot::resource_id(&resource);
+        match self.by_id.get(&id) {
+            Some(&i) => merge(&mut self.resources[i], resource),
+            None => {
+                self.by_id.insert(id, self.resources.len());
+                self.resources.push(resource);
+            }
+        }
+    }
+
+    /// The snapshot: `complete` for each listed subscription, coverage from imported snapshots
+    /// for the rest; subscriptions seen only in ids stay uncovered.
+    pub fn finish(
+        self,
+        subscriptions: &[String],
+        tenant_id: Option<String>,
+        cloud: &str,
+    ) -> Snapshot {
+        let mut snapshot = Snapshot::new(tenant_id, cloud);
+        let mut scopes = self.scopes;
+        for sub in subscriptions {
+            scopes.retain(|s| !s.subscription_id.eq_ignore_ascii_case(sub));
+            scopes.push(ScopeCoverage {
+                subscription_id: sub.to_ascii_lowercase(),
+                status: ScopeStatus::Complete,
+                errors: Vec::new(),
+            });
+        }
+        snapshot.scopes = scopes;
+        snapshot.resources = self.resources;
+        snapshot
+    }
+
+    /// Subscriptions named in resource ids that no scope covers.
+    pub fn uncovered_subscriptions(&self, listed: &[String]) -> Vec<String> {
+        let mut seen: Vec<String> = self
+            .resources
+            .iter()
+            .filter_map(|r| {
+                r.get("id")
+                    .and_then(Value::as_str)
+                    .and_then(ids::subscription_of)
+            })
+            .filter(|s| {
+                !listed.iter().any(|l| l.eq_ignore_ascii_case(s))
+                    && !self
+                        .scopes
+                        .iter()
+                        .any(|c| c.subscription_id.eq_ignore_ascii_case(s))
+            })
+            .collect();
+        seen.sort();
+        seen.dedup();
+        seen
+    }
+}
+
+fn take_array(obj: &mut Map<String, Value>, key: &str) -> Vec<Value> {
+    match obj.remove(key) {
+        Some(Value::Array(a)) => a,
+        _ => Vec::new(),
+    }
+}
+
+/// Deep merge: objects merge key by key, a null never replaces a value, anything else replaces.
+fn merge(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (_, Value::Null) => {}
+        (slot, v) => *slot = v,
+    }
+}
+
+/// Fields `az` lifts out of `properties`, per ARM type, and their ARM names.
+const ROLE_ASSIGNMENT_FIELDS: &[(&str, &str)] = &[
+    ("principalId", "principalId"),
+    ("principalType", "principalType"),
+    ("roleDefinitionId", "roleDefinitionId"),
+    ("scope", "scope"),
+    ("condition", "condition"),
+    ("conditionVersion", "conditionVersion"),
+    ("description", "description"),
+    ("createdOn", "createdOn"),
+    (
+        "delegatedManagedIdentityResourceId",
+        "delegatedManagedIdentityResourceId",
+    ),
+];
+const ROLE_DEFINITION_FIELDS: &[(&str, &str)] = &[
+    ("roleName", "roleName"),
+    ("roleType", "type"),
+    ("description", "description"),
+    ("assignableScopes", "assignableScopes"),
+    ("permissions", "permissions"),
+];
+
+/// Rewrites one object into the ARM shape.
+fn to_arm_shape(item: Value, path: &str) -> Result<Value, Problem> {
+    let Value::Object(mut obj) = item else {
+        return Err(Problem {
+            json_path: path.to_string(),
+            message: "a resource must be a JSON object".into(),
+        });
+    };
+    let Some(id) = obj.get("id").and_then(Value::as_str).map(str::to_string) else {
+        return Err(Problem {
+            json_path: path.to_string(),
+            message: "missing `id`: every resource needs an ARM `id` and `type`".into(),
+        });
+    };
+    let declared = obj.get("type").and_then(Value::as_str).map(str::to_string);
+    let ty = match declared.clone() {
+        Some(t) if t.contains('/') => t,
+        // `az ml compute list` prints `amlcompute`, ARM subscriptions have no `type`: the id says.
+        other => match ids::arm_type_of(&id).or_else(|| container_type_of(&id)) {
+            Some(t) => t,
+            None => {
+                return Err(Problem {
+                    json_path: format!("{path}.type"),
+                    message: match other {
+                        Some(t) => format!(
+                            "`{t}` is not an ARM type and none can be read from the id `{id}`"
+                        ),
+                        None => format!("missing `type`, and none can be read from the id `{id}`"),
+                    },
+                });
+            }
+        },
+    };
+    obj.insert("type".into(), Value::String(ty.clone()));
+    let lowered = ty.to_ascii_lowercase();
+    match lowered.as_str() {
+        super::types::ROLE_ASSIGNMENT => lift_into_properties(&mut obj, ROLE_ASSIGNMENT_FIELDS),
+        super::types::ROLE_DEFINITION => lift_into_properties(&mut obj, ROLE_DEFINITION_FIELDS),
+        super::types::COMPUTE if is_az_ml_compute(&obj) => {
+            az_ml_compute(&mut obj, declared.as_deref())
+        }
+        _ => {}
+    }
+    if obj.get("name").is_none_or(Value::is_null) {
+        obj.insert(
+            "name".into(),
+            Value::String(ids::short_name(&id).to_string()),
+        );
+    }
+    Ok(Value::Object(obj))
+}
+
+/// `/subscriptions/<id>` and `/subscriptions/<id>/resourceGroups/<rg>` have no provider segment.
+fn container_type_of(id: &str) -> Option<String> {
+    let parts: Vec<&str> = id.trim_matches('/').split('/').collect();
+    match parts.as_slice() {
+        [s, _] if s.eq_ignore_ascii_case("subscriptions") => {
+            Some("Microsoft.Resources/subscriptions".into())
+        }
+        [s, _, g, _]
+            if s.eq_ignore_ascii_case("subscriptions")
+                && g.eq_ignore_ascii_case("resourceGroups") =>
+        {
+            Some("Microsoft.Resources/resourceGroups".into())
+        }
+        _ => None,
+    }
+}
+
+fn lift_into_properties(obj: &mut Map<String, Value>, fields: &[(&str, &str)]) {
+    if obj.get("properties").is_some_and(Value::is_object) {
+        return;
+    }
+    let mut props = Map::new();
+    for (flat, arm) in fields {
+        if let Some(v) = obj.remove(*flat) {
+            props.insert((*arm).to_string(), v);
+        }
+    }
+    obj.insert("properties".into(), Value::Object(props));
+}
+
+fn is_az_ml_compute(obj: &Map<String, Value>) -> bool {
+    !obj.get("properties").is_some_and(Value::is_object)
+}
+
+/// `az ml compute list` (CLI v2) prints snake_case objects whose `type` is `amlcompute`,
+/// `computeinstance`, `kubernetes`...; ARM nests them under `properties` with a `computeType`.
+fn az_ml_compute(obj: &mut Map<String, Value>, az_type: Option<&str>) {
+    let mut props = Map::new();
+    let compute_type = az_type.filter(|t| !t.contains('/')).map(arm_compute_type);
+    if let Some(ct) = compute_type {
+        props.insert("computeType".into(), Value::String(ct));
+    }
+    if let Some(r) = obj.remove("resource_id") {
+        props.insert("resourceId".into(), r);
+    }
+    if let Some(Value::Object(identity)) = obj.remove("identity") {
+        obj.insert("identity".into(), az_identity(identity));
+    }
+    for key in [
+        "provisioning_state",
+        "size",
+        "min_instances",
+        "max_instances",
+        "tier",
+        "description",
+    ] {
+        if let Some(v) = obj.remove(key) {
+            props.insert(camel_case(key), v);
+        }
+    }
+    obj.insert("properties".into(), Value::Object(props));
+}
+
+fn arm_compute_type(az: &str) -> String {
+    match az.to_ascii_lowercase().as_str() {
+        "amlcompute" => "AmlCompute",
+        "computeinstance" => "ComputeInstance",
+        "kubernetes" => "Kubernetes",
+        "aks" => "AKS",
+        "virtualmachine" => "VirtualMachine",
+        "synapsespark" => "SynapseSpark",
+        "databricks" => "Databricks",
+        "hdinsight" => "HDInsight",
+        "datafactory" => "DataFactory",
+        "datalakeanalytics" => "DataLakeAnalytics",
+        other => return other.to_string(),
+    }
+    .to_string()
+}
+
+fn camel_case(snake: &str) -> String {
+    let mut out = String::new();
+    let mut upper = false;
+    for c in snake.chars() {
+        if c == '_' {
+            upper = true;
+        } else if upper {
+            out.extend(c.to_uppercase());
+            upper = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `{type: "system_assigned,user_assigned", principal_id, user_assigned_identities: [...]}` →
+/// `{type: "SystemAssigned,UserAssigned", principalId, userAssignedIdentities: {id: {...}}}`.
+fn az_identity(identity: Map<String, Value>) -> Value {
+    if identity.contains_key("principalId") || identity.contains_key("userAssignedIdentities") {
+        return Value::Object(identity);
+    }
+    let ty = identity
+        .get("type")
+        .and_then(Value::as_str)
+        .map(|t| {
+            t.split(',')
+                .map(|p| match p.trim().to_ascii_lowercase().as_str() {
+                    "system_assigned" | "systemassigned" => "SystemAssigned".to_string(),
+                    "user_assigned" | "userassigned" => "UserAssigned".to_string(),
+                    "none" => "None".to_string(),
+                    other => other.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_else(|| "None".into());
+    let mut uais = Map::new();
+    if let Some(Value::Array(list)) = identity.get("user_assigned_identities") {
+        for u in list {
+            if let Some(rid) = u.get("resource_id").and_then(Value::as_str) {
+                uais.insert(
+                    rid.to_string(),
+                    json!({"principalId": u.get("principal_id"), "clientId": u.get("client_id")}),
+                );
+            }
+        }
+    }
+    let mut out = Map::new();
+    out.insert("type".into(), Value::String(ty));
+    if let Some(p) = identity.get("principal_id") {
+        out.insert("principalId".into(), p.clone());
+    }
+    if let Some(t) = identity.get("tenant_id") {
+        out.insert("tenantId".into(), t.clone());
+    }
+    if !uais.is_empty() {
+        out.insert("userAssignedIdentities".into(), Value::Object(uais));
+    }
+    Value::Object(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn import(values: Vec<Value>) -> Snapshot {
+        let mut im = Importer::new();
+        for v in values {
+            im.add_value(v).unwrap();
+        }
+        im.finish(&["s1".to_string()], None, "AzureCloud")
+    }
+
+    #[test]
+    fn az_role_assignment_is_nested_under_properties() {
+        let snap = import(vec![json!([{
+            "id": "/subscriptions/s1/providers/Microsoft.Authorization/roleAssignments/a1",
+            "name": "a1", "type": "Microsoft.Authorization/roleAssignments",
+            "principalId": "P1", "principalType": "ServicePrincipal",
+            "roleDefinitionId": "/subscriptions/s1/providers/Microsoft.Authorization/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d",
+            "roleDefinitionName": "AcrPull", "scope": "/subscriptions/s1", "condition": null
+        }])]);
+        let r = &snap.resources[0];
+        assert_eq!(r["properties"]["principalId"], "P1");
+        assert_eq!(r["properties"]["scope"], "/subscriptions/s1");
+        assert!(r.get("principalId").is_none());
+    }
+
+    #[test]
+    fn duplicates_merge_and_nulls_do_not_erase() {
+        let id = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acr";
+        let snap = import(vec![
+            json!({"value": [{"id": id, "type": "Microsoft.ContainerRegistry/registries", "properties": {"adminUserEnabled": true}}]}),
+            json!([{"id": id.to_uppercase(), "type": "Microsoft.ContainerRegistry/registries", "properties": null, "tags": {"a": "b"}}]),
+        ]);
+        assert_eq!(snap.resources.len(), 1);
+        assert_eq!(snap.resources[0]["properties"]["adminUserEnabled"], true);
+        assert_eq!(snap.resources[0]["tags"]["a"], "b");
+    }
+
+    #[test]
+    fn az_ml_compute_list_becomes_arm() {
+        let snap = import(vec![json!([{
+            "id": "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/computes/cpu",
+            "name": "cpu", "type": "amlcompute", "size": "STANDARD_DS3_V2",
+            "identity": {"type": "system_assigned,user_assigned", "principal_id": "p-sys",
+                "user_assigned_identities": [{"resource_id": "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u", "principal_id": "p-u", "client_id": "c-u"}]}
+        }])]);
+        let r = &snap.resources[0];
+        assert_eq!(
+            r["type"],
+            "Microsoft.MachineLearningServices/workspaces/computes"
+        );
+        assert_eq!(r["properties"]["computeType"], "AmlCompute");
+        assert_eq!(r["identity"]["type"], "SystemAssigned,UserAssigned");
+        assert_eq!(r["identity"]["principalId"], "p-sys");
+        assert_eq!(
+            r["identity"]["userAssignedIdentities"]["/subscriptions/s1/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/u"]
+                ["principalId"],
+            "p-u"
+        );
+    }
+
+    #[test]
+    fn objects_without_id_name_their_json_path() {
+        let mut im = Importer::new();
+        let err = im
+            .add_value(json!({"value": [{"id": "/subscriptions/s1", "type": "x"}, {"type": "y"}]}))
+            .unwrap_err();
+        assert_eq!(err.json_path, "$.value[1]");
+    }
+}

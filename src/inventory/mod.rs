@@ -1,0 +1,294 @@
+//! The inventory: a snapshot's resources, indexed for the questions amlaudit asks.
+//!
+//! [`snapshot`] owns the file format and its validation; [`import`] turns ARM and `az` output
+//! into a snapshot; this module builds the read-only [`Inventory`] that rules, the permission
+//! index and remediation share: resources by normalised id and by type, the links between them
+//! (workspace to registry, compute to workspace, connection to registry by login server), and the
+//! role assignments and definitions in typed form. Lookups are case-insensitive throughout.
+
+pub mod import;
+pub mod snapshot;
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use crate::ids;
+pub use snapshot::{Problem, ScopeCoverage, ScopeError, ScopeStatus, Snapshot, SnapshotError};
+
+/// Lower-cased ARM types amlaudit understands.
+pub mod types {
+    pub const WORKSPACE: &str = "microsoft.machinelearningservices/workspaces";
+    pub const COMPUTE: &str = "microsoft.machinelearningservices/workspaces/computes";
+    pub const CONNECTION: &str = "microsoft.machinelearningservices/workspaces/connections";
+    pub const SERVICE: &str = "microsoft.machinelearningservices/workspaces/services";
+    pub const REGISTRY: &str = "microsoft.containerregistry/registries";
+    pub const MANAGED_CLUSTER: &str = "microsoft.containerservice/managedclusters";
+    pub const USER_ASSIGNED_IDENTITY: &str = "microsoft.managedidentity/userassignedidentities";
+    pub const ROLE_ASSIGNMENT: &str = "microsoft.authorization/roleassignments";
+    pub const ROLE_DEFINITION: &str = "microsoft.authorization/roledefinitions";
+    pub const SUBSCRIPTION: &str = "microsoft.resources/subscriptions";
+}
+
+/// A role assignment in the form the permission index needs.
+#[derive(Debug, Clone)]
+pub struct RoleAssignment {
+    /// The assignment's ARM id as written.
+    pub id: String,
+    /// Lower-cased principal object id.
+    pub principal_id: String,
+    pub principal_type: Option<String>,
+    /// Lower-cased GUID of the role definition.
+    pub role_guid: String,
+    /// The scope as written, for display.
+    pub scope: String,
+    /// The normalised scope, for matching.
+    pub scope_normalized: String,
+    /// An ABAC condition: its presence alone makes the assignment inconclusive.
+    pub condition: Option<String>,
+}
+
+/// One `permissions` block of a role definition.
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PermissionBlock {
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub actions: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub not_actions: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub data_actions: Vec<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub not_data_actions: Vec<String>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    use serde::Deserialize;
+    Ok(Option::<Vec<String>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// Where a role definition came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DefinitionSource {
+    Snapshot,
+    BuiltInCatalogue,
+}
+
+/// A role definition: name, GUID and permission blocks.
+#[derive(Debug, Clone)]
+pub struct RoleDefinition {
+    pub guid: String,
+    pub role_name: String,
+    pub permissions: Vec<PermissionBlock>,
+    pub source: DefinitionSource,
+}
+
+/// The indexed, read-only view of a snapshot.
+#[derive(Debug)]
+pub struct Inventory {
+    pub snapshot: Snapshot,
+    by_id: HashMap<String, usize>,
+    by_type: HashMap<String, Vec<usize>>,
+    children: HashMap<String, Vec<usize>>,
+    registry_by_login_server: HashMap<String, usize>,
+    /// Role assignments, typed.
+    pub role_assignments: Vec<RoleAssignment>,
+    /// Role definitions found in the snapshot, by lower-cased GUID.
+    pub role_definitions: HashMap<String, RoleDefinition>,
+    /// Management-group ancestry of each subscription (lower-cased names), when the snapshot says it.
+    pub management_groups: HashMap<String, Vec<String>>,
+}
+
+impl Inventory {
+    /// Indexes a validated snapshot. Duplicate ids keep the last occurrence.
+    pub fn new(snapshot: Snapshot) -> Self {
+        let mut by_id = HashMap::with_capacity(snapshot.resources.len());
+        let mut by_type: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut children: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut registry_by_login_server = HashMap::new();
+        let mut role_assignments = Vec::new();
+        let mut role_definitions = HashMap::new();
+        let mut management_groups = HashMap::new();
+
+        for (index, resource) in snapshot.resources.iter().enumerate() {
+            let id = snapshot::resource_id(resource);
+            let ty = snapshot::resource_type(resource);
+            match ty.as_str() {
+                types::ROLE_ASSIGNMENT => {
+                    if let Some(a) = role_assignment(resource) {
+                        role_assignments.push(a);
+                    }
+                    continue;
+                }
+                types::ROLE_DEFINITION => {
+                    if let Some(d) = role_definition(resource) {
+                        role_definitions.insert(d.guid.clone(), d);
+                    }
+                }
+                types::SUBSCRIPTION => {
+                    if let (Some(sub), Some(chain)) = (
+                        ids::subscription_of(&id),
+                        resource
+                            .pointer("/properties/managementGroupAncestorsChain")
+                            .and_then(Value::as_array),
+                    ) {
+                        let names = chain
+                            .iter()
+                            .filter_map(|mg| mg.get("name").and_then(Value::as_str))
+                            .map(str::to_ascii_lowercase)
+                            .collect();
+                        management_groups.insert(sub, names);
+                    }
+                }
+                types::REGISTRY => {
+                    if let Some(server) = resource
+                        .pointer("/properties/loginServer")
+                        .and_then(Value::as_str)
+                    {
+                        registry_by_login_server.insert(server.to_ascii_lowercase(), index);
+                    }
+                }
+                _ => {}
+            }
+            if let Some(parent) = ids::parent_of(&id) {
+                children.entry(parent.to_string()).or_default().push(index);
+            }
+            if by_id.insert(id, index).is_none() {
+                by_type.entry(ty).or_default().push(index);
+            }
+        }
+        Inventory {
+            snapshot,
+            by_id,
+            by_type,
+            children,
+            registry_by_login_server,
+            role_assignments,
+            role_definitions,
+            management_groups,
+        }
+    }
+
+    /// A resource by id, any case.
+    pub fn get(&self, id: &str) -> Option<&Value> {
+        self.by_id
+            .get(&ids::normalize(id))
+            .and_then(|&i| self.snapshot.resources.get(i))
+    }
+
+    /// Every resource of a lower-cased type, in snapshot order.
+    pub fn of_type<'a>(&'a self, ty: &str) -> impl Iterator<Item = &'a Value> + 'a {
+        self.by_type
+            .get(ty)
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.snapshot.resources.get(i))
+    }
+
+    /// Child resources of a given type directly below a parent id (computes of a workspace, ...).
+    pub fn children_of<'a>(
+        &'a self,
+        parent_id: &str,
+        ty: &'a str,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        self.children
+            .get(&ids::normalize(parent_id))
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.snapshot.resources.get(i))
+            .filter(move |r| snapshot::resource_type(r) == ty)
+    }
+
+    /// The registry whose login server is `target` (with or without a scheme and path).
+    pub fn registry_by_login_server(&self, target: &str) -> Option<&Value> {
+        let host = login_server_host(target);
+        self.registry_by_login_server
+            .get(&host)
+            .and_then(|&i| self.snapshot.resources.get(i))
+    }
+
+    /// How completely the subscription was read; `None` when the snapshot does not cover it.
+    pub fn coverage(&self, subscription_id: &str) -> Option<ScopeStatus> {
+        self.snapshot.coverage(subscription_id).map(|c| c.status)
+    }
+
+    /// Workspaces whose `properties.containerRegistry` is this registry.
+    pub fn workspaces_using_registry<'a>(
+        &'a self,
+        registry_id: &str,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        let wanted = ids::normalize(registry_id);
+        self.of_type(types::WORKSPACE).filter(move |ws| {
+            ws.pointer("/properties/containerRegistry")
+                .and_then(Value::as_str)
+                .is_some_and(|r| ids::normalize(r) == wanted)
+        })
+    }
+}
+
+/// `https://myacr.azurecr.io/` → `myacr.azurecr.io`.
+pub fn login_server_host(target: &str) -> String {
+    let t = target.trim();
+    let t = t
+        .strip_prefix("https://")
+        .or_else(|| t.strip_prefix("http://"))
+        .unwrap_or(t);
+    t.split('/').next().unwrap_or(t).to_ascii_lowercase()
+}
+
+fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
+    v.pointer(pointer)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+}
+
+fn role_assignment(resource: &Value) -> Option<RoleAssignment> {
+    let id = resource.get("id")?.as_str()?.to_string();
+    let principal_id = str_at(resource, "/properties/principalId")?.to_ascii_lowercase();
+    let role_guid = ids::role_guid(str_at(resource, "/properties/roleDefinitionId")?);
+    // An assignment's id is `<scope>/providers/Microsoft.Authorization/roleAssignments/<guid>`,
+    // so a missing `scope` property can be recovered from it.
+    let scope = match str_at(resource, "/properties/scope") {
+        Some(s) => s.to_string(),
+        None => {
+            let lower = id.to_ascii_lowercase();
+            let cut = lower.rfind("/providers/microsoft.authorization/roleassignments/")?;
+            let s = &id[..cut];
+            if s.is_empty() {
+                "/".to_string()
+            } else {
+                s.to_string()
+            }
+        }
+    };
+    Some(RoleAssignment {
+        id,
+        principal_id,
+        principal_type: str_at(resource, "/properties/principalType").map(str::to_string),
+        role_guid,
+        scope_normalized: ids::normalize(&scope),
+        scope,
+        condition: str_at(resource, "/properties/condition").map(str::to_string),
+    })
+}
+
+fn role_definition(resource: &Value) -> Option<RoleDefinition> {
+    let guid = match resource.get("name").and_then(Value::as_str) {
+        Some(n) if !n.is_empty() => n.to_ascii_lowercase(),
+        _ => ids::role_guid(resource.get("id")?.as_str()?),
+    };
+    let role_name = str_at(resource, "/properties/roleName")
+        .unwrap_or(&guid)
+        .to_string();
+    let permissions = resource
+        .pointer("/properties/permissions")
+        .cloned()
+        .and_then(|p| serde_json::from_value::<Vec<PermissionBlock>>(p).ok())?;
+    Some(RoleDefinition {
+        guid,
+        role_name,
+        permissions,
+        source: DefinitionSource::Snapshot,
+    })
+}

@@ -1,0 +1,326 @@
+//! The snapshot file (format version 1): what ARM said, kept as ARM said it.
+//!
+//! Reading is two-phase, like cargo-deny's raw-then-valid config: the file is parsed with each
+//! resource left as raw JSON (cheap, and errors carry line and column), then every resource is
+//! checked in parallel for the `id`/`type` it must have. All problems are collected, each naming
+//! the file and the JSON path, before anything downstream runs.
+
+use std::path::{Path, PathBuf};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use crate::ids;
+
+/// The only snapshot format version this build reads and writes.
+pub const SNAPSHOT_VERSION: u32 = 1;
+
+/// How completely a subscription was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScopeStatus {
+    Complete,
+    Partial,
+    Failed,
+}
+
+/// One failed read that made a scope incomplete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeError {
+    pub resource_type: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+}
+
+/// A subscription the snapshot covers, and how completely.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeCoverage {
+    pub subscription_id: String,
+    pub status: ScopeStatus,
+    #[serde(default)]
+    pub errors: Vec<ScopeError>,
+}
+
+/// A snapshot in memory: the header plus every resource as ARM JSON.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub amlaudit_snapshot: u32,
+    pub collected_at: String,
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    #[serde(default = "default_cloud")]
+    pub cloud: String,
+    #[serde(default)]
+    pub scopes: Vec<ScopeCoverage>,
+    #[serde(default)]
+    pub resources: Vec<Value>,
+}
+
+fn default_cloud() -> String {
+    "AzureCloud".to_string()
+}
+
+/// A snapshot that could not be read: the file, and every problem in it.
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: not valid JSON: {message}")]
+    Syntax {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {}", format_problems(.problems))]
+    Invalid {
+        path: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+/// One problem at a JSON path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub json_path: String,
+    pub message: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "at {}: {}", self.json_path, self.message)
+    }
+}
+
+fn format_problems(problems: &[Problem]) -> String {
+    const SHOWN: usize = 20;
+    let mut out: Vec<String> = problems
+        .iter()
+        .take(SHOWN)
+        .map(ToString::to_string)
+        .collect();
+    if problems.len() > SHOWN {
+        out.push(format!("and {} more problems", problems.len() - SHOWN));
+    }
+    out.join("; ")
+}
+
+#[derive(Deserialize)]
+struct RawSnapshot<'a> {
+    amlaudit_snapshot: Option<Value>,
+    collected_at: Option<String>,
+    #[serde(default)]
+    tenant_id: Option<String>,
+    #[serde(default)]
+    cloud: Option<String>,
+    #[serde(default)]
+    scopes: Option<Value>,
+    #[serde(default, borrow)]
+    resources: Option<Vec<&'a RawValue>>,
+}
+
+impl Snapshot {
+    /// An empty snapshot stamped with the current time.
+    pub fn new(tenant_id: Option<String>, cloud: &str) -> Self {
+        Snapshot {
+            amlaudit_snapshot: SNAPSHOT_VERSION,
+            collected_at: crate::time_util::now_rfc3339(),
+            tenant_id,
+            cloud: cloud.to_string(),
+            scopes: Vec::new(),
+            resources: Vec::new(),
+        }
+    }
+
+    /// Reads and checks a snapshot file.
+    pub fn load(path: &Path) -> Result<Self, SnapshotError> {
+        let bytes = std::fs::read(path).map_err(|source| SnapshotError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_slice(path, &bytes)
+    }
+
+    /// Parses and checks snapshot bytes; `path` only names the source in errors.
+    pub fn from_slice(path: &Path, bytes: &[u8]) -> Result<Self, SnapshotError> {
+        let syntax = |e: serde_json::Error| SnapshotError::Syntax {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: strip_position(&e.to_string()),
+        };
+        let raw: RawSnapshot<'_> = serde_json::from_slice(bytes).map_err(syntax)?;
+        let mut problems = Vec::new();
+        match raw.amlaudit_snapshot.as_ref().and_then(Value::as_u64) {
+            Some(v) if v == u64::from(SNAPSHOT_VERSION) => {}
+            Some(v) => problems.push(Problem {
+                json_path: "$.amlaudit_snapshot".into(),
+                message: format!("format version {v} is not supported (this build reads {SNAPSHOT_VERSION})"),
+            }),
+            None => problems.push(Problem {
+                json_path: "$.amlaudit_snapshot".into(),
+                message: format!("missing: not an amlaudit snapshot (expected \"amlaudit_snapshot\": {SNAPSHOT_VERSION}; use `amlaudit import` to build one from ARM or az output)"),
+            }),
+        }
+        let collected_at = raw.collected_at.unwrap_or_else(|| {
+            problems.push(Problem {
+                json_path: "$.collected_at".into(),
+                message: "missing: the snapshot must say when it was collected".into(),
+            });
+            String::new()
+        });
+        let scopes: Vec<ScopeCoverage> = match raw.scopes {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => match serde_json::from_value::<Vec<ScopeCoverage>>(v) {
+                Ok(s) => s,
+                Err(e) => {
+                    problems.push(Problem {
+                        json_path: "$.scopes".into(),
+                        message: e.to_string(),
+                    });
+                    Vec::new()
+                }
+            },
+        };
+        let raw_resources = raw.resources.unwrap_or_default();
+        let parsed: Vec<Result<Value, Problem>> = raw_resources
+            .par_iter()
+            .enumerate()
+            .map(|(i, raw)| {
+                let value: Value = serde_json::from_str(raw.get()).map_err(|e| Problem {
+                    json_path: format!("$.resources[{i}]"),
+                    message: e.to_string(),
+                })?;
+                check_resource(&value, &format!("$.resources[{i}]"))?;
+                Ok(value)
+            })
+            .collect();
+        let mut resources = Vec::with_capacity(parsed.len());
+        for item in parsed {
+            match item {
+                Ok(v) => resources.push(v),
+                Err(p) => problems.push(p),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(SnapshotError::Invalid {
+                path: path.to_path_buf(),
+                problems,
+            });
+        }
+        Ok(Snapshot {
+            amlaudit_snapshot: SNAPSHOT_VERSION,
+            collected_at,
+            tenant_id: raw.tenant_id,
+            cloud: raw.cloud.unwrap_or_else(default_cloud),
+            scopes,
+            resources,
+        })
+    }
+
+    /// Coverage of one subscription (GUID compared case-insensitively).
+    pub fn coverage(&self, subscription_id: &str) -> Option<&ScopeCoverage> {
+        self.scopes
+            .iter()
+            .find(|s| s.subscription_id.eq_ignore_ascii_case(subscription_id))
+    }
+
+    /// Whether every covered scope was read completely.
+    pub fn is_complete(&self) -> bool {
+        self.scopes
+            .iter()
+            .all(|s| s.status == ScopeStatus::Complete)
+    }
+
+    /// Serialises to pretty JSON.
+    pub fn to_json_bytes(&self) -> Vec<u8> {
+        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        out.push(b'\n');
+        out
+    }
+}
+
+/// A resource must be an object with a string `id` and a string `type`.
+pub fn check_resource(value: &Value, json_path: &str) -> Result<(), Problem> {
+    let Some(obj) = value.as_object() else {
+        return Err(Problem {
+            json_path: json_path.to_string(),
+            message: "a resource must be a JSON object".into(),
+        });
+    };
+    for key in ["id", "type"] {
+        match obj.get(key) {
+            Some(Value::String(s)) if !s.trim().is_empty() => {}
+            Some(_) => {
+                return Err(Problem {
+                    json_path: format!("{json_path}.{key}"),
+                    message: format!("`{key}` must be a non-empty string"),
+                });
+            }
+            None => {
+                return Err(Problem {
+                    json_path: json_path.to_string(),
+                    message: format!(
+                        "missing `{key}`: every resource needs an ARM `id` and `type`"
+                    ),
+                });
+            }
+        }
+    }
+    if obj
+        .get("id")
+        .and_then(Value::as_str)
+        .is_some_and(|id| !id.starts_with('/'))
+    {
+        return Err(Problem {
+            json_path: format!("{json_path}.id"),
+            message: "an ARM id starts with `/`".into(),
+        });
+    }
+    // An assignment that cannot be attributed to a principal and a role could grant anyone
+    // anything; rather than drop it, refuse the snapshot.
+    if resource_type(value) == "microsoft.authorization/roleassignments" {
+        for key in ["principalId", "roleDefinitionId"] {
+            let ok = value
+                .pointer(&format!("/properties/{key}"))
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.trim().is_empty());
+            if !ok {
+                return Err(Problem {
+                    json_path: format!("{json_path}.properties.{key}"),
+                    message: format!("a role assignment needs a non-empty `properties.{key}`"),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// serde_json appends " at line L column C"; the error type already carries both.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// The normalised type of a resource (`microsoft.containerregistry/registries`).
+pub fn resource_type(value: &Value) -> String {
+    value
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default()
+}
+
+/// The normalised id of a resource.
+pub fn resource_id(value: &Value) -> String {
+    ids::normalize(value.get("id").and_then(Value::as_str).unwrap_or_default())
+}

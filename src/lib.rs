@@ -1,0 +1,19 @@
+//! amlaudit audits how Azure Machine Learning workspaces use managed identities to reach their
+//! container registries, clusters and keys.
+//!
+//! The crate is laid out one concern per module, in the order data flows through it:
+//! - [`ids`]: ARM id normalisation and the scope hierarchy;
+//! - [`inventory`]: the snapshot format, `import` of ARM/az output, and the indexed inventory;
+//! - [`permissions`]: the effective-permission index (may P do A on R, and why);
+//! - [`policy`]: Rego rules, their METADATA registry, and parallel evaluation with regorus;
+//! - [`findings`]: results, remediation argv and shell quoting;
+//! - [`report`]: one writer per report format, written atomically;
+//! - [`collect`]: live inventory from Azure Resource Manager;
+//! - [`cli`]: the command line, which decides exit codes.
+
+pub mod cli;
+pub mod ids;
+pub mod inventory;
+pub mod output;
+pub mod permissions;
+pub mod time_util;

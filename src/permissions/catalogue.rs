@@ -1,0 +1,127 @@
+//! Built-in role definitions embedded in the binary.
+//!
+//! Snapshots often hold role assignments without the definitions they reference (`az role
+//! assignment list` prints no permissions), so the common built-in roles ship with amlaudit.
+//! The permission lists are copied verbatim from Microsoft's "Azure built-in roles" reference;
+//! `builtin_roles.json` names the page in its `source` field. A definition found in the snapshot
+//! always wins over this catalogue.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+
+use crate::inventory::{DefinitionSource, PermissionBlock, RoleDefinition};
+
+const CATALOGUE_JSON: &str = include_str!("builtin_roles.json");
+
+#[derive(Deserialize)]
+struct CatalogueFile {
+    source: String,
+    roles: Vec<CatalogueRole>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CatalogueRole {
+    name: String,
+    role_name: String,
+    permissions: Vec<PermissionBlock>,
+}
+
+struct Catalogue {
+    source: String,
+    roles: HashMap<String, RoleDefinition>,
+}
+
+fn catalogue() -> &'static Catalogue {
+    static CATALOGUE: OnceLock<Catalogue> = OnceLock::new();
+    CATALOGUE.get_or_init(|| {
+        // The file is compiled in and covered by tests; failing to parse it is a build defect.
+        let file: CatalogueFile =
+            serde_json::from_str(CATALOGUE_JSON).expect("builtin_roles.json is valid");
+        let roles = file
+            .roles
+            .into_iter()
+            .map(|r| {
+                let guid = r.name.to_ascii_lowercase();
+                let def = RoleDefinition {
+                    guid: guid.clone(),
+                    role_name: r.role_name,
+                    permissions: r.permissions,
+                    source: DefinitionSource::BuiltInCatalogue,
+                };
+                (guid, def)
+            })
+            .collect();
+        Catalogue {
+            source: file.source,
+            roles,
+        }
+    })
+}
+
+/// A built-in role by GUID (any case).
+pub fn builtin_role(guid: &str) -> Option<&'static RoleDefinition> {
+    catalogue().roles.get(&guid.to_ascii_lowercase())
+}
+
+/// A built-in role by its display name (`AcrPull`), any case.
+pub fn builtin_role_by_name(name: &str) -> Option<&'static RoleDefinition> {
+    catalogue()
+        .roles
+        .values()
+        .find(|r| r.role_name.eq_ignore_ascii_case(name))
+}
+
+/// Every built-in role in the catalogue.
+pub fn builtin_roles() -> impl Iterator<Item = &'static RoleDefinition> {
+    catalogue().roles.values()
+}
+
+/// Where the catalogue's permission lists were copied from.
+pub fn catalogue_source() -> &'static str {
+    &catalogue().source
+}
+
+/// Well-known role GUIDs that remediation commands name.
+pub mod well_known {
+    pub const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
+    pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
+    pub const MANAGED_IDENTITY_OPERATOR: &str = "f1a07417-d97a-45cb-824c-7a7467783830";
+    pub const STORAGE_BLOB_DATA_CONTRIBUTOR: &str = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
+    pub const KEY_VAULT_ADMINISTRATOR: &str = "00482a5a-887f-4fb3-b363-3b7fe8e74483";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn required_roles_are_present() {
+        for name in [
+            "AcrPull",
+            "AcrPush",
+            "AcrDelete",
+            "Reader",
+            "Contributor",
+            "Owner",
+            "User Access Administrator",
+            "Managed Identity Operator",
+            "Storage Blob Data Contributor",
+            "Storage Blob Data Reader",
+            "Key Vault Administrator",
+            "Key Vault Crypto Service Encryption User",
+        ] {
+            assert!(
+                builtin_role_by_name(name).is_some(),
+                "{name} missing from the catalogue"
+            );
+        }
+        assert_eq!(
+            builtin_role(well_known::ACR_PULL).map(|r| r.role_name.as_str()),
+            Some("AcrPull")
+        );
+        assert!(!catalogue_source().is_empty());
+    }
+}

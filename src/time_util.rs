@@ -1,0 +1,15 @@
+//! Timestamps in RFC 3339, the only time format amlaudit writes.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Now, in UTC, as RFC 3339 with seconds precision.
+pub fn now_rfc3339() -> String {
+    format_rfc3339(OffsetDateTime::now_utc())
+}
+
+/// A UTC time as RFC 3339 with seconds precision.
+pub fn format_rfc3339(t: OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&Rfc3339).unwrap_or_default()
+}
