@@ -12,6 +12,7 @@
 //! - [`cli`]: the command line, which decides exit codes.
 
 pub mod cli;
+pub mod collect;
 pub mod ids;
 pub mod inventory;
 pub mod output;
