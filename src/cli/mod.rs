@@ -5,7 +5,10 @@
 //! once, with their chain, and exit 2.
 
 mod access;
+mod collect;
 mod import;
+
+pub use collect::{CollectArgs, exit_for as collect_exit};
 
 use std::process::ExitCode;
 
@@ -55,6 +58,9 @@ enum Command {
     Import(import::ImportArgs),
     /// Ask whether an identity may perform an action on a resource, and through which assignment.
     Access(access::AccessArgs),
+    /// Inventory subscriptions live from Azure into a snapshot (exit 3 if any could not be read
+    /// completely).
+    Collect(collect::CollectCommandArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps the outcome to an exit status.
@@ -77,6 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Import(args) => import::run(args),
         Command::Access(args) => access::run(args),
+        Command::Collect(args) => collect::run(args),
     }
 }
 
