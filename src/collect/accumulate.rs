@@ -140,9 +140,10 @@ impl Accumulator {
         }
     }
 
-    /// Something the user must hear about that does not make a scope incomplete.
+    /// Something the user must hear about that does not make a scope incomplete; the caller
+    /// prints these with the summary, so the log only notes it in passing.
     pub(crate) fn warn(&self, message: String) {
-        tracing::warn!("{message}");
+        tracing::info!("{message}");
         self.lock().warnings.push(message);
     }
 

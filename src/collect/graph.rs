@@ -38,21 +38,22 @@ fn resources_query() -> String {
 /// The whole Resource Graph-mode collection.
 pub(crate) async fn collect(ctx: Arc<Ctx>, subs: Vec<String>) {
     for batch in subs.chunks(BATCH) {
-        let batch = Arc::new(batch.to_vec());
+        let batch = batch.to_vec();
+        // Resource Graph leaves out subscriptions it cannot read without a word, so the other
+        // queries run only over the ones it shows; an empty answer for the others would lie.
+        let visible = Arc::new(subscriptions(&ctx, &batch).await);
         let mut tasks = Tasks::new();
-        {
-            let (ctx, batch) = (ctx.clone(), batch.clone());
-            tasks.spawn("", async move { subscriptions(&ctx, &batch).await });
+        if !visible.is_empty() {
+            {
+                let (ctx, visible) = (ctx.clone(), visible.clone());
+                tasks.spawn("", async move { resources(ctx, visible).await });
+            }
+            {
+                let (ctx, visible) = (ctx.clone(), visible.clone());
+                tasks.spawn("", async move { assignments(&ctx, &visible).await });
+            }
         }
-        {
-            let (ctx, batch) = (ctx.clone(), batch.clone());
-            tasks.spawn("", async move { resources(ctx, batch).await });
-        }
-        {
-            let (ctx, batch) = (ctx.clone(), batch.clone());
-            tasks.spawn("", async move { assignments(&ctx, &batch).await });
-        }
-        for sub in batch.iter() {
+        for sub in &batch {
             let (ctx, s) = (ctx.clone(), sub.clone());
             tasks.spawn(sub, async move {
                 arm::role_assignments(&ctx, &s, Assignments::AtAndInherited).await
@@ -107,7 +108,8 @@ fn record_batch(ctx: &Ctx, batch: &[String], what: &str, outcome: &Result<(), Re
     }
 }
 
-async fn subscriptions(ctx: &Ctx, batch: &[String]) {
+/// Reads the subscription rows of a batch and returns the subscriptions Resource Graph shows.
+async fn subscriptions(ctx: &Ctx, batch: &[String]) -> Vec<String> {
     let mut seen = HashSet::new();
     let outcome = query(ctx, batch, "subscriptions", SUBSCRIPTIONS_QUERY, |row| {
         if let Some(sub) = row_subscription(&row).filter(|s| batch.contains(s)) {
@@ -117,22 +119,26 @@ async fn subscriptions(ctx: &Ctx, batch: &[String]) {
     })
     .await;
     if outcome.is_err() {
-        return record_batch(ctx, batch, names::SUBSCRIPTION, &outcome);
+        record_batch(ctx, batch, names::SUBSCRIPTION, &outcome);
+        return Vec::new();
     }
+    let mut visible = Vec::new();
     for sub in batch {
         if seen.contains(sub) {
             ctx.acc.read_ok(sub);
+            visible.push(sub.clone());
         } else {
             ctx.acc.read_failed(
                 sub,
                 names::SUBSCRIPTION,
-                "Resource Graph returned nothing for this subscription: this identity cannot \
-                 read it, or it does not exist"
+                "Resource Graph returns nothing for this subscription (this identity cannot \
+                 read it, or it does not exist), so none of its resources were read"
                     .into(),
                 None,
             );
         }
     }
+    visible
 }
 
 async fn resources(ctx: Arc<Ctx>, batch: Arc<Vec<String>>) {
