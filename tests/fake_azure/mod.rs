@@ -389,8 +389,96 @@ pub struct Hit {
     pub authorization: Option<String>,
 }
 
+/// The tenant indexed once, so a request costs a lookup, not a scan (the benchmark's fake
+/// serves thousands of requests over thousands of resources).
+struct Index {
+    /// Top-level resources by (lower-cased type, subscription).
+    top: HashMap<(String, String), Vec<Value>>,
+    /// Computes, connections and services by (lower-cased type, normalised parent id).
+    children: HashMap<(String, String), Vec<Value>>,
+    /// Role assignments with their normalised scope.
+    assignments: Vec<(String, Value)>,
+    /// Role definitions by lower-cased GUID.
+    definitions: HashMap<String, Value>,
+    /// Management-group ancestry (lower-cased names) by subscription.
+    ancestors: HashMap<String, Vec<String>>,
+}
+
+impl Index {
+    fn new(tenant: &Tenant) -> Index {
+        let mut index = Index {
+            top: HashMap::new(),
+            children: HashMap::new(),
+            assignments: Vec::new(),
+            definitions: HashMap::new(),
+            ancestors: HashMap::new(),
+        };
+        for r in &tenant.resources {
+            let (t, i) = (ty(r), id(r));
+            match t.as_str() {
+                COMPUTE | CONNECTION | SERVICE => index
+                    .children
+                    .entry((t, parent_of(&i)))
+                    .or_default()
+                    .push(r.clone()),
+                ASSIGNMENT => index
+                    .assignments
+                    .push((norm(&Tenant::assignment_scope(r)), r.clone())),
+                DEFINITION => {
+                    let guid = r["name"].as_str().unwrap_or_default().to_ascii_lowercase();
+                    index.definitions.insert(guid, r.clone());
+                }
+                SUBSCRIPTION => {
+                    if let Some(sub) = sub_of(&i) {
+                        let names = tenant
+                            .chain(&sub)
+                            .iter()
+                            .filter_map(|l| l["name"].as_str().map(str::to_ascii_lowercase))
+                            .collect();
+                        index.ancestors.insert(sub, names);
+                    }
+                }
+                _ => {
+                    if let Some(sub) = sub_of(&i) {
+                        index.top.entry((t, sub)).or_default().push(r.clone());
+                    }
+                }
+            }
+        }
+        index
+    }
+
+    fn children(&self, ty: &str, parent: &str) -> Vec<Value> {
+        self.children
+            .get(&(ty.to_string(), parent.to_string()))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Assignments a subscription-scope list returns: at and above the subscription, and below
+    /// it unless `at_scope`.
+    fn assignments_for(&self, sub: &str, at_scope: bool) -> Vec<Value> {
+        let sub_scope = format!("/subscriptions/{sub}");
+        let below = format!("{sub_scope}/");
+        let groups = self.ancestors.get(sub).cloned().unwrap_or_default();
+        self.assignments
+            .iter()
+            .filter(|(scope, _)| {
+                scope.is_empty()
+                    || *scope == sub_scope
+                    || scope
+                        .strip_prefix("/providers/microsoft.management/managementgroups/")
+                        .is_some_and(|mg| groups.iter().any(|g| g == mg))
+                    || (!at_scope && scope.starts_with(&below))
+            })
+            .map(|(_, a)| a.clone())
+            .collect()
+    }
+}
+
 struct Shared {
     tenant: Tenant,
+    index: Index,
     config: Config,
     base: String,
     token: String,
@@ -414,6 +502,7 @@ impl FakeAzure {
         listener.set_nonblocking(true).expect("non-blocking");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let shared = Arc::new(Shared {
+            index: Index::new(&tenant),
             tenant,
             config,
             base: url.clone(),
@@ -742,10 +831,10 @@ async fn arm(
         let Some(ws) = ws.strip_suffix("/services") else {
             return error(StatusCode::NOT_FOUND, "NotFound", "no such data-plane path");
         };
-        let items = tenant
-            .resources
+        let items = shared
+            .index
+            .children(SERVICE, ws)
             .iter()
-            .filter(|r| ty(r) == SERVICE && parent_of(&id(r)) == ws)
             .map(|r| {
                 let mut item = r["properties"].as_object().cloned().unwrap_or_default();
                 item.insert("name".into(), r["name"].clone());
@@ -786,15 +875,7 @@ async fn arm(
             ],
         ) => {
             let at_scope = q.get("$filter").is_some_and(|f| f == "atScope()");
-            page(
-                tenant
-                    .resources
-                    .iter()
-                    .filter(|r| ty(r) == ASSIGNMENT)
-                    .filter(|r| tenant.applies(sub, &Tenant::assignment_scope(r), at_scope))
-                    .cloned()
-                    .collect(),
-            )
+            page(shared.index.assignments_for(sub, at_scope))
         }
         (
             "GET",
@@ -805,33 +886,26 @@ async fn arm(
                 "roledefinitions",
                 guid,
             ],
-        ) => {
-            match tenant.resources.iter().find(|r| {
-                ty(r) == DEFINITION
-                    && r["name"]
-                        .as_str()
-                        .is_some_and(|n| n.eq_ignore_ascii_case(guid))
-            }) {
-                Some(d) => axum::Json(d.clone()).into_response(),
-                None => error(
-                    StatusCode::NOT_FOUND,
-                    "RoleDefinitionDoesNotExist",
-                    "no such role definition",
-                ),
-            }
-        }
+        ) => match shared.index.definitions.get(*guid) {
+            Some(d) => axum::Json(d.clone()).into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "RoleDefinitionDoesNotExist",
+                "no such role definition",
+            ),
+        },
         ("GET", ["subscriptions", sub, "providers", ns, kind]) => {
             let wanted = format!("{ns}/{kind}");
             if !LISTED.iter().any(|(t, _)| *t == wanted) {
                 return error(StatusCode::NOT_FOUND, "NoRoute", "type not served");
             }
             page(
-                tenant
-                    .resources
-                    .iter()
-                    .filter(|r| ty(r) == wanted && sub_of(&id(r)).as_deref() == Some(sub))
+                shared
+                    .index
+                    .top
+                    .get(&(wanted, sub.to_string()))
                     .cloned()
-                    .collect(),
+                    .unwrap_or_default(),
             )
         }
         ("GET", [.., "workspaces", _, child @ ("computes" | "connections")]) => {
@@ -841,14 +915,7 @@ async fn arm(
             } else {
                 CONNECTION
             };
-            page(
-                tenant
-                    .resources
-                    .iter()
-                    .filter(|r| ty(r) == wanted && parent_of(&id(r)) == ws)
-                    .cloned()
-                    .collect(),
-            )
+            page(shared.index.children(wanted, ws))
         }
         _ => error(
             StatusCode::NOT_FOUND,
