@@ -12,8 +12,12 @@
 //! - [`cli`]: the command line, which decides exit codes.
 
 pub mod cli;
+pub mod findings;
+pub mod gate;
 pub mod ids;
 pub mod inventory;
 pub mod output;
 pub mod permissions;
+pub mod policy;
+pub mod report;
 pub mod time_util;

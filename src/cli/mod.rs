@@ -6,6 +6,7 @@
 
 mod access;
 mod import;
+pub mod scan;
 
 use std::process::ExitCode;
 
@@ -55,6 +56,8 @@ enum Command {
     Import(import::ImportArgs),
     /// Ask whether an identity may perform an action on a resource, and through which assignment.
     Access(access::AccessArgs),
+    /// Audit a snapshot with the bundled and your own rules; write reports; gate CI.
+    Scan(scan::ScanArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps the outcome to an exit status.
@@ -77,6 +80,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
     match cli.command {
         Command::Import(args) => import::run(args),
         Command::Access(args) => access::run(args),
+        Command::Scan(args) => scan::run(args),
     }
 }
 

@@ -92,6 +92,7 @@ pub struct Inventory {
     by_type: HashMap<String, Vec<usize>>,
     children: HashMap<String, Vec<usize>>,
     registry_by_login_server: HashMap<String, usize>,
+    workspaces_by_registry: HashMap<String, Vec<usize>>,
     /// Role assignments, typed.
     pub role_assignments: Vec<RoleAssignment>,
     /// Role definitions found in the snapshot, by lower-cased GUID.
@@ -158,9 +159,23 @@ impl Inventory {
                 by_type.entry(ty).or_default().push(index);
             }
         }
+        let mut workspaces_by_registry: HashMap<String, Vec<usize>> = HashMap::new();
+        for &i in by_type.get(types::WORKSPACE).into_iter().flatten() {
+            if let Some(registry) = snapshot.resources[i]
+                .pointer("/properties/containerRegistry")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
+                workspaces_by_registry
+                    .entry(ids::normalize(registry))
+                    .or_default()
+                    .push(i);
+            }
+        }
         Inventory {
             snapshot,
             by_id,
+            workspaces_by_registry,
             by_type,
             children,
             registry_by_login_server,
@@ -218,12 +233,11 @@ impl Inventory {
         &'a self,
         registry_id: &str,
     ) -> impl Iterator<Item = &'a Value> + 'a {
-        let wanted = ids::normalize(registry_id);
-        self.of_type(types::WORKSPACE).filter(move |ws| {
-            ws.pointer("/properties/containerRegistry")
-                .and_then(Value::as_str)
-                .is_some_and(|r| ids::normalize(r) == wanted)
-        })
+        self.workspaces_by_registry
+            .get(&ids::normalize(registry_id))
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.snapshot.resources.get(i))
     }
 }
 

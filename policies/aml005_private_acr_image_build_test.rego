@@ -1,0 +1,3 @@
+package amlaudit.rules.private_acr_image_build_test
+
+import rego.v1

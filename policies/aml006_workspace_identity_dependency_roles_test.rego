@@ -1,0 +1,3 @@
+package amlaudit.rules.workspace_identity_dependency_roles_test
+
+import rego.v1

@@ -1,0 +1,3 @@
+package amlaudit.rules.aci_deployments_need_admin_test
+
+import rego.v1

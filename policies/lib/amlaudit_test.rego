@@ -1,0 +1,3 @@
+package amlaudit.lib_test
+
+import rego.v1

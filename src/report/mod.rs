@@ -1,0 +1,173 @@
+//! Reports: one versioned [`Report`] built from the results, and one writer per format.
+//!
+//! Evaluation never prints; the writers here render the same report, and every file is written
+//! atomically (temporary file, then rename) so a reader never sees half a report.
+
+pub mod csv;
+pub mod json;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::findings::{RuleResult, Status};
+use crate::inventory::ScopeCoverage;
+use crate::output::{WriteError, write_atomically};
+use crate::policy::RuleMeta;
+
+/// The JSON report format version.
+pub const REPORT_VERSION: u32 = 1;
+
+/// Which snapshot a report was computed from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotInfo {
+    pub path: String,
+    pub sha256: String,
+    pub collected_at: String,
+    #[serde(default)]
+    pub tenant_id: Option<String>,
+    #[serde(default)]
+    pub cloud: Option<String>,
+}
+
+/// Counts of results by status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub pass: usize,
+    pub fail: usize,
+    pub unknown: usize,
+    pub not_applicable: usize,
+    #[serde(default)]
+    pub exempt: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, status: Status) {
+        match status {
+            Status::Pass => self.pass += 1,
+            Status::Fail => self.fail += 1,
+            Status::Unknown => self.unknown += 1,
+            Status::NotApplicable => self.not_applicable += 1,
+            Status::Exempt => self.exempt += 1,
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.pass + self.fail + self.unknown + self.not_applicable + self.exempt
+    }
+}
+
+/// Totals, per rule, and the scopes that were not read completely.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub total: usize,
+    pub by_status: Counts,
+    pub by_rule: BTreeMap<String, Counts>,
+    /// Subscriptions whose coverage is not `complete`.
+    pub incomplete_scopes: Vec<String>,
+}
+
+impl Summary {
+    pub fn new(rules: &[RuleMeta], results: &[RuleResult], scopes: &[ScopeCoverage]) -> Self {
+        let mut s = Summary {
+            by_rule: rules
+                .iter()
+                .map(|r| (r.id.clone(), Counts::default()))
+                .collect(),
+            ..Summary::default()
+        };
+        for r in results {
+            s.by_status.add(r.status);
+            s.by_rule
+                .entry(r.rule_id.clone())
+                .or_default()
+                .add(r.status);
+        }
+        s.total = s.by_status.total();
+        s.incomplete_scopes = scopes
+            .iter()
+            .filter(|c| c.status != crate::inventory::ScopeStatus::Complete)
+            .map(|c| c.subscription_id.clone())
+            .collect();
+        s
+    }
+}
+
+/// The report: run metadata, the rules evaluated, a summary and every result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub amlaudit_report: u32,
+    pub generated_at: String,
+    pub tool_version: String,
+    pub snapshot: SnapshotInfo,
+    #[serde(default)]
+    pub scopes: Vec<ScopeCoverage>,
+    pub summary: Summary,
+    #[serde(default)]
+    pub rules: Vec<RuleMeta>,
+    pub results: Vec<RuleResult>,
+}
+
+impl Report {
+    pub fn new(
+        snapshot: SnapshotInfo,
+        scopes: Vec<ScopeCoverage>,
+        rules: Vec<RuleMeta>,
+        results: Vec<RuleResult>,
+    ) -> Self {
+        let summary = Summary::new(&rules, &results, &scopes);
+        Report {
+            amlaudit_report: REPORT_VERSION,
+            generated_at: crate::time_util::now_rfc3339(),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            snapshot,
+            scopes,
+            summary,
+            rules,
+            results,
+        }
+    }
+
+    /// Recomputes the summary after results changed status (exemptions, baselines).
+    pub fn refresh_summary(&mut self) {
+        self.summary = Summary::new(&self.rules, &self.results, &self.scopes);
+    }
+}
+
+/// Report formats. Each has one writer module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+impl Format {
+    /// The file this format is written to in the output directory, if any.
+    pub fn file_name(self) -> Option<&'static str> {
+        match self {
+            Format::Table => None,
+            Format::Json => Some("findings.json"),
+            Format::Csv => Some("findings.csv"),
+        }
+    }
+
+    /// Renders the report in this format.
+    pub fn render(self, report: &Report, color: bool) -> Vec<u8> {
+        match self {
+            Format::Table => table::render(report, color, None).into_bytes(),
+            Format::Json => json::render(report),
+            Format::Csv => csv::render(report),
+        }
+    }
+}
+
+/// Writes a format's file into `out_dir`, atomically.
+pub fn write(format: Format, report: &Report, out_dir: &Path) -> Result<(), WriteError> {
+    match format.file_name() {
+        Some(name) => write_atomically(&out_dir.join(name), &format.render(report, false)),
+        None => Ok(()),
+    }
+}
