@@ -20,4 +20,5 @@ pub mod output;
 pub mod permissions;
 pub mod policy;
 pub mod report;
+pub mod synthetic;
 pub mod time_util;

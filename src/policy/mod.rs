@@ -303,6 +303,7 @@ impl Evaluator {
                 (ty, inputs)
             })
             .collect();
+        tracing::debug!("input documents built");
         let work: Vec<(usize, usize)> = self
             .rules
             .iter()
@@ -314,30 +315,40 @@ impl Evaluator {
                 (0..n).map(move |si| (ri, si))
             })
             .collect();
+        // Time spent per rule, for `-vv`: which rule makes a large scan slow.
+        let spent: Vec<std::sync::atomic::AtomicU64> =
+            self.rules.iter().map(|_| Default::default()).collect();
         let results: Vec<Result<Option<RuleResult>, PolicyError>> = work
             .par_iter()
-            .with_min_len(64)
+            .with_min_len(2048)
             .map_init(
                 || self.engine.clone(),
                 |engine, &(ri, si)| {
                     let rule = &self.rules[ri];
                     let (resource, input) =
                         &subjects[&rule.meta.resource_type.to_ascii_lowercase()][si];
-                    evaluate_one(engine, rule, &self.queries[ri], resource, input)
+                    let started = std::time::Instant::now();
+                    let result = evaluate_one(engine, rule, &self.queries[ri], resource, input);
+                    spent[ri].fetch_add(
+                        started.elapsed().as_nanos() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    result
                 },
             )
             .collect();
+        for (rule, nanos) in self.rules.iter().zip(&spent) {
+            let busy =
+                std::time::Duration::from_nanos(nanos.load(std::sync::atomic::Ordering::Relaxed));
+            tracing::debug!(rule = %rule.meta.id, ?busy, "rule evaluation time (summed over workers)");
+        }
         let mut out = Vec::with_capacity(results.len());
         for r in results {
             if let Some(result) = r? {
                 out.push(result);
             }
         }
-        out.sort_by(|a, b| {
-            a.rule_id
-                .cmp(&b.rule_id)
-                .then_with(|| ids::normalize(&a.resource_id).cmp(&ids::normalize(&b.resource_id)))
-        });
+        out.sort_by_cached_key(|r| (r.rule_id.clone(), ids::normalize(&r.resource_id)));
         Ok(out)
     }
 }
