@@ -95,7 +95,7 @@ pub fn tenant(size: TenantSize) -> Snapshot {
         resources.push(json!({
             "id": registry, "type": "Microsoft.ContainerRegistry/registries", "name": format!("acr{w:05}"),
             "location": "westeurope", "sku": {"name": "Premium", "tier": "Premium"},
-            "properties": {"loginServer": format!("acr{w:05}.azurecr.io"), "adminUserEnabled": w % 7 == 0,
+            "properties": {"loginServer": format!("acr{w:05}.azurecr.io"), "adminUserEnabled": w.is_multiple_of(7),
                 "publicNetworkAccess": "Enabled", "provisioningState": "Succeeded"}
         }));
         resources.push(json!({
@@ -106,11 +106,11 @@ pub fn tenant(size: TenantSize) -> Snapshot {
                 "containerRegistry": registry,
                 "storageAccount": format!("{rg}/providers/Microsoft.Storage/storageAccounts/st{w:05}"),
                 "keyVault": format!("{rg}/providers/Microsoft.KeyVault/vaults/kv{w:05}"),
-                "encryption": {"status": if w % 11 == 0 { "Enabled" } else { "Disabled" }},
+                "encryption": {"status": if w.is_multiple_of(11) { "Enabled" } else { "Disabled" }},
                 "provisioningState": "Succeeded"
             }
         }));
-        if w % 7 == 0 && w % 2 == 0 {
+        if w.is_multiple_of(14) {
             resources.push(json!({
                 "id": format!("{workspace}/services/score"), "type": "Microsoft.MachineLearningServices/workspaces/services",
                 "name": "score", "properties": {"computeType": "ACI", "state": "Healthy"}
@@ -148,7 +148,11 @@ pub fn tenant(size: TenantSize) -> Snapshot {
             "/subscriptions/{sub}/resourceGroups/rg-ml-{:04}",
             (n / subs.len()) % (size.workspaces / subs.len()).max(1)
         );
-        let role = if n % 3 == 0 { CONTRIBUTOR } else { READER };
+        let role = if n.is_multiple_of(3) {
+            CONTRIBUTOR
+        } else {
+            READER
+        };
         resources.push(assignment(n, &rg, &guid(0xee, n % 50_000), role));
         assignments += 1;
     }
