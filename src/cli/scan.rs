@@ -1,5 +1,8 @@
-//! `amlaudit scan`: load a snapshot, evaluate every rule in parallel, write the reports, and
-//! decide the exit status from the gate.
+//! `amlaudit scan`: load a snapshot, evaluate every rule in parallel, apply exemptions and the
+//! baseline, write the reports, and decide the exit status from the gate.
+//!
+//! Every input (snapshot, parameters, policies, exemptions, baseline) is read and checked before
+//! anything is written, so an input error exits 2 and leaves the output directory as it was.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -11,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use super::Exit;
 use crate::findings::Severity;
-use crate::gate::{Gate, Verdict};
+use crate::gate::{Baseline, Exemptions, Gate, Verdict};
 use crate::inventory::{Inventory, Snapshot};
 use crate::permissions::PermissionIndex;
 use crate::policy::{Evaluator, Params, PolicySet};
@@ -34,6 +37,16 @@ pub struct ScanArgs {
     /// What to print on stdout (repeatable). findings.json and findings.csv are always written.
     #[arg(long = "format", value_enum, value_name = "FORMAT")]
     pub formats: Vec<Format>,
+    /// Accepted risks (TOML or YAML): rule, resource (ARM id or glob), justification, owner or
+    /// ticket, expires. Covered failures become `exempt` until they expire.
+    #[arg(long, value_name = "FILE")]
+    pub exemptions: Option<PathBuf>,
+    /// Gate only on failures that this baseline does not list; mark each failure new or baselined.
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Option<PathBuf>,
+    /// Write the current failures to FILE as a baseline (the exit status is decided as usual).
+    #[arg(long, value_name = "FILE")]
+    pub create_baseline: Option<PathBuf>,
     /// The lowest severity whose failures fail the run (exit 1).
     #[arg(long, value_enum, default_value = "low", value_name = "SEVERITY")]
     pub fail_on: Severity,
@@ -73,13 +86,30 @@ pub fn audit(snapshot: Snapshot, info: SnapshotInfo, args: &ScanArgs) -> anyhow:
         Some(path) => Params::load(path)?,
         None => Params::default(),
     };
+    let exemptions = args
+        .exemptions
+        .as_deref()
+        .map(Exemptions::load)
+        .transpose()?;
+    let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
     let policies = PolicySet::load(&args.policy_dirs)?;
     let inventory = Inventory::new(snapshot);
     let index = Arc::new(PermissionIndex::new(&inventory));
     let evaluator = Evaluator::new(&policies, index, &params)?;
-    let results = evaluator.evaluate(&inventory)?;
+    let mut results = evaluator.evaluate(&inventory)?;
+
+    // Exemptions first: an exempt result is no longer a failure, so the baseline neither marks
+    // it nor records it.
+    let now = time::OffsetDateTime::now_utc();
+    let exemption_report = exemptions.as_ref().map(|e| e.apply(&mut results, now));
+    let baseline_report = match (&baseline, &args.baseline) {
+        (Some(b), Some(path)) => Some(b.apply(&mut results, &path.display().to_string())),
+        _ => None,
+    };
     let rules = policies.rules.iter().map(|r| r.meta.clone()).collect();
-    let report = Report::new(info, inventory.snapshot.scopes.clone(), rules, results);
+    let mut report = Report::new(info, inventory.snapshot.scopes.clone(), rules, results);
+    report.exemptions = exemption_report;
+    report.baseline = baseline_report;
 
     let mut files = vec![Format::Json, Format::Csv];
     for format in &args.formats {
@@ -90,8 +120,12 @@ pub fn audit(snapshot: Snapshot, info: SnapshotInfo, args: &ScanArgs) -> anyhow:
     for format in files {
         report::write(format, &report, &args.out_dir)?;
     }
+    if let Some(path) = &args.create_baseline {
+        Baseline::from_results(&report.results).write(path, &report.generated_at)?;
+    }
 
     if !args.quiet {
+        warn_about_exemptions(&report);
         print_stdout(&report, args)?;
     }
     let gate = Gate {
@@ -119,6 +153,32 @@ fn print_stdout(report: &Report, args: &ScanArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     Ok(())
+}
+
+/// Expired and unused exemptions go to stderr as well as into the reports, because in CI the log
+/// is often the only thing a person reads.
+fn warn_about_exemptions(report: &Report) {
+    let Some(ex) = &report.exemptions else {
+        return;
+    };
+    for u in &ex.expired {
+        let e = &u.exemption;
+        eprintln!(
+            "warning: {}: exemption {} (rule {}, resource {}) expired {} and no longer applies ({} failure(s))",
+            ex.file,
+            e.entry,
+            e.rule,
+            e.resource,
+            e.expires,
+            u.results.len()
+        );
+    }
+    for e in &ex.unmatched {
+        eprintln!(
+            "warning: {}: exemption {} (rule {}, resource {}) matches no failure",
+            ex.file, e.entry, e.rule, e.resource
+        );
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -13,6 +13,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::findings::{RuleResult, Status};
+use crate::gate::baseline::BaselineReport;
+use crate::gate::exemptions::ExemptionReport;
 use crate::inventory::ScopeCoverage;
 use crate::output::{WriteError, write_atomically};
 use crate::policy::RuleMeta;
@@ -105,6 +107,12 @@ pub struct Report {
     #[serde(default)]
     pub scopes: Vec<ScopeCoverage>,
     pub summary: Summary,
+    /// Present when `--exemptions` was given: which applied, expired or matched nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exemptions: Option<ExemptionReport>,
+    /// Present when `--baseline` was given: new and baselined failures, fixed entries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineReport>,
     #[serde(default)]
     pub rules: Vec<RuleMeta>,
     pub results: Vec<RuleResult>,
@@ -125,6 +133,8 @@ impl Report {
             snapshot,
             scopes,
             summary,
+            exemptions: None,
+            baseline: None,
             rules,
             results,
         }
