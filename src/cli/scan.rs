@@ -34,7 +34,10 @@ pub struct ScanArgs {
     /// Where report files go.
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out_dir: PathBuf,
-    /// What to print on stdout (repeatable). findings.json and findings.csv are always written.
+    /// Reports to produce (repeatable). findings.json and findings.csv are always written; sarif,
+    /// junit, markdown and script add findings.sarif, findings.junit.xml, summary.md and
+    /// remediation.sh. Stdout shows the table, unless formats are given without `table`: then
+    /// the first of them.
     #[arg(long = "format", value_enum, value_name = "FORMAT")]
     pub formats: Vec<Format>,
     /// Accepted risks (TOML or YAML): rule, resource (ARM id or glob), justification, owner or
@@ -149,7 +152,7 @@ fn print_stdout(report: &Report, args: &ScanArgs) -> anyhow::Result<()> {
         out.write_all(crate::report::table::render(report, color, args.severity).as_bytes())?;
         writeln!(out, "Reports written to {}", args.out_dir.display())?;
     } else if let Some(format) = args.formats.first() {
-        out.write_all(&format.render(report, false))?;
+        out.write_all(&format.render(report, false)?)?;
     }
     out.flush()?;
     Ok(())

@@ -5,6 +5,10 @@
 
 pub mod csv;
 pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod sarif;
+pub mod script;
 pub mod table;
 
 use std::collections::BTreeMap;
@@ -16,7 +20,7 @@ use crate::findings::{RuleResult, Status};
 use crate::gate::baseline::BaselineReport;
 use crate::gate::exemptions::ExemptionReport;
 use crate::inventory::ScopeCoverage;
-use crate::output::{WriteError, write_atomically};
+use crate::output::{WriteError, write_atomically, write_atomically_executable};
 use crate::policy::RuleMeta;
 
 /// The JSON report format version.
@@ -118,6 +122,18 @@ pub struct Report {
     pub results: Vec<RuleResult>,
 }
 
+/// A format that could not be rendered or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("cannot render the {format} report: {message}")]
+    Render {
+        format: &'static str,
+        message: String,
+    },
+    #[error(transparent)]
+    Write(#[from] WriteError),
+}
+
 impl Report {
     pub fn new(
         snapshot: SnapshotInfo,
@@ -149,9 +165,20 @@ impl Report {
 /// Report formats. Each has one writer module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Format {
+    /// The terminal table (stdout only).
     Table,
+    /// findings.json: every result, the versioned report.
     Json,
+    /// findings.csv: one row per result, for spreadsheets.
     Csv,
+    /// findings.sarif: SARIF 2.1.0 for GitHub code scanning.
+    Sarif,
+    /// findings.junit.xml: one test case per (rule, resource).
+    Junit,
+    /// summary.md: for $GITHUB_STEP_SUMMARY or a pull-request comment.
+    Markdown,
+    /// remediation.sh: the fix commands as a bash script, dry run unless --apply.
+    Script,
 }
 
 impl Format {
@@ -161,23 +188,41 @@ impl Format {
             Format::Table => None,
             Format::Json => Some("findings.json"),
             Format::Csv => Some("findings.csv"),
+            Format::Sarif => Some("findings.sarif"),
+            Format::Junit => Some("findings.junit.xml"),
+            Format::Markdown => Some("summary.md"),
+            Format::Script => Some(script::FILE_NAME),
         }
     }
 
     /// Renders the report in this format.
-    pub fn render(self, report: &Report, color: bool) -> Vec<u8> {
-        match self {
+    pub fn render(self, report: &Report, color: bool) -> Result<Vec<u8>, RenderError> {
+        Ok(match self {
             Format::Table => table::render(report, color, None).into_bytes(),
             Format::Json => json::render(report),
             Format::Csv => csv::render(report),
-        }
+            Format::Sarif => sarif::render(report),
+            Format::Junit => junit::render(report).map_err(|e| RenderError::Render {
+                format: "JUnit",
+                message: e.to_string(),
+            })?,
+            Format::Markdown => markdown::render(report).into_bytes(),
+            Format::Script => script::render(report).into_bytes(),
+        })
     }
 }
 
 /// Writes a format's file into `out_dir`, atomically.
-pub fn write(format: Format, report: &Report, out_dir: &Path) -> Result<(), WriteError> {
-    match format.file_name() {
-        Some(name) => write_atomically(&out_dir.join(name), &format.render(report, false)),
-        None => Ok(()),
+pub fn write(format: Format, report: &Report, out_dir: &Path) -> Result<(), RenderError> {
+    let Some(name) = format.file_name() else {
+        return Ok(());
+    };
+    let bytes = format.render(report, false)?;
+    let path = out_dir.join(name);
+    if format == Format::Script {
+        write_atomically_executable(&path, &bytes)?;
+    } else {
+        write_atomically(&path, &bytes)?;
     }
+    Ok(())
 }
