@@ -1,9 +1,11 @@
 //! Reports: one versioned [`Report`] built from the results, and one writer per format.
 //!
 //! Evaluation never prints; the writers here render the same report, and every file is written
-//! atomically (temporary file, then rename) so a reader never sees half a report.
+//! atomically (temporary file, then rename) so a reader never sees half a report. [`diff`]
+//! compares two reports read back from JSON.
 
 pub mod csv;
+pub mod diff;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -12,7 +14,7 @@ pub mod script;
 pub mod table;
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -122,6 +124,24 @@ pub struct Report {
     pub results: Vec<RuleResult>,
 }
 
+/// A report file that could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    #[error("{}: cannot read: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not an amlaudit JSON report: {message}", path.display())]
+    Syntax { path: PathBuf, message: String },
+    #[error(
+        "{}: report format {found} is not supported (this amlaudit reads {REPORT_VERSION})",
+        path.display()
+    )]
+    Version { path: PathBuf, found: u32 },
+}
+
 /// A format that could not be rendered or written.
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
@@ -154,6 +174,32 @@ impl Report {
             rules,
             results,
         }
+    }
+
+    /// Reads a JSON report (`findings.json`) back.
+    pub fn load(path: &Path) -> Result<Self, ReportError> {
+        let bytes = std::fs::read(path).map_err(|source| ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        // The version is checked before the rest, so a future format gets a clear message
+        // rather than whichever field happens to have changed.
+        #[derive(Deserialize)]
+        struct Version {
+            amlaudit_report: u32,
+        }
+        let syntax = |e: serde_json::Error| ReportError::Syntax {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let version: Version = serde_json::from_slice(&bytes).map_err(syntax)?;
+        if version.amlaudit_report != REPORT_VERSION {
+            return Err(ReportError::Version {
+                path: path.to_path_buf(),
+                found: version.amlaudit_report,
+            });
+        }
+        serde_json::from_slice(&bytes).map_err(syntax)
     }
 
     /// Recomputes the summary after results changed status (exemptions, baselines).
