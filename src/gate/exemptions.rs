@@ -431,11 +431,16 @@ fn validate(entry: usize, raw: RawEntry) -> Result<Exemption, String> {
     if let Err(e) = &expires {
         problems.push(e.clone());
     }
+    // `owner`/`ticket` are optional one by one, so a problem can remain even when every field
+    // below is present.
     let (Some(rule), Some(resource), Some(justification), Ok(Some(matcher)), Ok(Some(expires))) =
         (rule, resource, justification, matcher, expires)
     else {
         return Err(problems.join("; "));
     };
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
     Ok(Exemption {
         record: ExemptionRecord {
             entry,
@@ -604,6 +609,16 @@ owner = "o"
 expires = 2030-01-01
 colour = "red"
 "#;
+        let err = Exemptions::parse(
+            Path::new("o.yaml"),
+            "exemptions:\n  - {rule: A, resource: x, justification: j, expires: 2030-01-01}\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "o.yaml: exemption 1 (rule A, resource x): lacks owner or ticket"
+        );
         let err = Exemptions::parse(Path::new("bad.toml"), toml)
             .unwrap_err()
             .to_string();
