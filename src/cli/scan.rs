@@ -94,7 +94,11 @@ pub fn audit(snapshot: Snapshot, info: SnapshotInfo, args: &ScanArgs) -> anyhow:
         .as_deref()
         .map(Exemptions::load)
         .transpose()?;
-    let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
+    let baseline = args
+        .baseline
+        .as_deref()
+        .map(|path| Baseline::load(path).map(|b| (path.display().to_string(), b)))
+        .transpose()?;
     let policies = PolicySet::load(&args.policy_dirs)?;
     let inventory = Inventory::new(snapshot);
     let index = Arc::new(PermissionIndex::new(&inventory));
@@ -105,10 +109,9 @@ pub fn audit(snapshot: Snapshot, info: SnapshotInfo, args: &ScanArgs) -> anyhow:
     // it nor records it.
     let now = time::OffsetDateTime::now_utc();
     let exemption_report = exemptions.as_ref().map(|e| e.apply(&mut results, now));
-    let baseline_report = match (&baseline, &args.baseline) {
-        (Some(b), Some(path)) => Some(b.apply(&mut results, &path.display().to_string())),
-        _ => None,
-    };
+    let baseline_report = baseline
+        .as_ref()
+        .map(|(path, b)| b.apply(&mut results, path));
     let rules = policies.rules.iter().map(|r| r.meta.clone()).collect();
     let mut report = Report::new(info, inventory.snapshot.scopes.clone(), rules, results);
     report.exemptions = exemption_report;
