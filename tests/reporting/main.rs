@@ -9,3 +9,4 @@ mod exemptions;
 mod formats;
 mod gate;
 mod script;
+mod snapshots;
