@@ -25,6 +25,7 @@ pub struct DiffArgs {
     /// The later JSON report.
     #[arg(value_name = "NEW_REPORT")]
     new: PathBuf,
+    /// A table per kind of change, or the whole comparison as JSON.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
 }

@@ -8,5 +8,6 @@ mod diff;
 mod exemptions;
 mod formats;
 mod gate;
+#[cfg(unix)]
 mod script;
 mod snapshots;
