@@ -7,7 +7,8 @@
 //! - [`permissions`]: the effective-permission index (may P do A on R, and why);
 //! - [`policy`]: Rego rules, their METADATA registry, and parallel evaluation with regorus;
 //! - [`findings`]: results, remediation argv and shell quoting;
-//! - [`report`]: one writer per report format, written atomically;
+//! - [`gate`]: exemptions, baselines and the exit-status decision for CI;
+//! - [`report`]: one writer per report format, written atomically, and the diff of two reports;
 //! - [`collect`]: live inventory from Azure Resource Manager;
 //! - [`cli`]: the command line, which decides exit codes.
 

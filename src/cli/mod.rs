@@ -5,6 +5,7 @@
 //! once, with their chain, and exit 2.
 
 mod access;
+mod diff;
 mod import;
 pub mod scan;
 
@@ -58,6 +59,8 @@ enum Command {
     Access(access::AccessArgs),
     /// Audit a snapshot with the bundled and your own rules; write reports; gate CI.
     Scan(scan::ScanArgs),
+    /// Compare two JSON reports: fixed, new and changed results; exit 1 when something new fails.
+    Diff(diff::DiffArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps the outcome to an exit status.
@@ -81,6 +84,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Import(args) => import::run(args),
         Command::Access(args) => access::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Diff(args) => diff::run(args),
     }
 }
 

@@ -1,5 +1,9 @@
 //! The CSV report: RFC 4180, every field quoted, one row per result, with cells that a
 //! spreadsheet would run as a formula neutralised (OWASP CSV injection).
+//!
+//! The columns of issue 3 come first and keep their order; `exemption` (justification, owner or
+//! ticket, expiry) and `baseline` (`new` or `baselined`) were appended, so readers that pick
+//! columns by position still work.
 
 use super::Report;
 use crate::findings::RuleResult;
@@ -17,6 +21,8 @@ pub const COLUMNS: &[&str] = &[
     "status",
     "message",
     "remediation",
+    "exemption",
+    "baseline",
 ];
 
 /// A cell that starts with `=`, `+`, `-`, `@`, tab, CR or LF is prefixed with `'`, so
@@ -40,6 +46,7 @@ fn row(r: &RuleResult) -> Vec<String> {
         .map(|f| f.command.as_str())
         .collect::<Vec<_>>()
         .join("\n");
+    let exemption = r.exemption.as_ref().map(exemption_cell).unwrap_or_default();
     [
         r.subscription_id.as_deref().unwrap_or_default(),
         r.resource_group.as_deref().unwrap_or_default(),
@@ -53,10 +60,30 @@ fn row(r: &RuleResult) -> Vec<String> {
         r.status.as_str(),
         &r.message,
         &remediation,
+        &exemption,
+        r.baseline.as_deref().unwrap_or_default(),
     ]
     .iter()
     .map(|c| neutralize(c))
     .collect()
+}
+
+/// `justification (owner o, ticket t, expires e)`.
+fn exemption_cell(e: &serde_json::Value) -> String {
+    let field = |k: &str| e.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty());
+    let details: Vec<String> = [
+        ("owner", "owner"),
+        ("ticket", "ticket"),
+        ("expires", "expires"),
+    ]
+    .iter()
+    .filter_map(|(key, label)| field(key).map(|v| format!("{label} {v}")))
+    .collect();
+    format!(
+        "{} ({})",
+        field("justification").unwrap_or_default(),
+        details.join(", ")
+    )
 }
 
 pub fn render(report: &Report) -> Vec<u8> {

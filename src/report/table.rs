@@ -54,11 +54,16 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
     out.push('\n');
 
     let shown = |s: Severity| min_severity.is_none_or(|m| s >= m);
+    let mut failure_header = vec!["Rule", "Severity", "Resource", "Subscription", "Message"];
+    // With a baseline only new failures fail the gate, so the table says which ones they are.
+    if report.baseline.is_some() {
+        failure_header.push("Baseline");
+    }
     let mut failures = Table::new();
     failures
         .load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(["Rule", "Severity", "Resource", "Subscription", "Message"]);
+        .set_header(failure_header);
     let mut any = false;
     for rule in &report.rules {
         for r in report
@@ -67,13 +72,17 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
             .filter(|r| r.rule_id == rule.id && r.status == Status::Fail && shown(r.severity))
         {
             any = true;
-            failures.add_row(vec![
+            let mut row = vec![
                 Cell::new(&r.rule_id),
                 colored(r.severity, Some(severity_color(r.severity)), color),
                 Cell::new(&r.resource_name),
                 Cell::new(r.subscription_id.as_deref().unwrap_or("-")),
                 Cell::new(first_line(&r.message)),
-            ]);
+            ];
+            if report.baseline.is_some() {
+                row.push(Cell::new(r.baseline.as_deref().unwrap_or("-")));
+            }
+            failures.add_row(row);
         }
     }
     if any {
@@ -86,6 +95,24 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
         "\n{} results: {} fail, {} unknown, {} pass, {} not applicable, {} exempt\n",
         report.summary.total, s.fail, s.unknown, s.pass, s.not_applicable, s.exempt
     ));
+    if let Some(ex) = &report.exemptions {
+        out.push_str(&format!(
+            "Exemptions ({}): {} applied, {} expired, {} matched no failure\n",
+            ex.file,
+            ex.applied.len(),
+            ex.expired.len(),
+            ex.unmatched.len()
+        ));
+    }
+    if let Some(b) = &report.baseline {
+        out.push_str(&format!(
+            "Baseline ({}): {} new failure(s), {} baselined, {} fixed\n",
+            b.file,
+            b.new,
+            b.baselined,
+            b.fixed.len()
+        ));
+    }
     if !report.summary.incomplete_scopes.is_empty() {
         out.push_str(&format!(
             "Not read completely: {} (results that needed them are unknown)\n",

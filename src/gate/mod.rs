@@ -1,10 +1,28 @@
-//! The CI gate: decides from a report's results whether a scan passes, fails or is incomplete.
+//! The CI gate: decides from a report's results whether a scan passes, fails or is incomplete,
+//! and owns what may change that decision: [`exemptions`] (accepted risks that expire) and
+//! [`baseline`]s (failures known before the gate was switched on).
 //!
 //! Kept apart from display: `--severity` filters what the table shows, `--fail-on` decides the
-//! gate, and neither affects the other. Decided once, after every report is written.
+//! gate, and neither affects the other. Exemptions and the baseline are applied to the results
+//! before the report is built, so every report format shows the same statuses; the verdict is
+//! decided once, after every report is written.
+
+pub mod baseline;
+pub mod exemptions;
+
+use serde::{Deserialize, Serialize};
 
 use crate::findings::{Severity, Status};
 use crate::report::Report;
+pub use baseline::Baseline;
+pub use exemptions::Exemptions;
+
+/// A (rule, resource) pair, the identity of a result across runs.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ResultRef {
+    pub rule_id: String,
+    pub resource_id: String,
+}
 
 /// What the gate concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,7 +64,7 @@ impl Gate {
         let gating_failure = report.results.iter().any(|r| {
             r.status == Status::Fail
                 && r.severity >= self.fail_on
-                && r.baseline.as_deref() != Some("baselined")
+                && r.baseline.as_deref() != Some(baseline::BASELINED)
         });
         if gating_failure {
             return Verdict::Violations;
