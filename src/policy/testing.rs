@@ -1,0 +1,321 @@
+//! Policy unit tests, run the way `opa test` runs them, with line coverage from regorus.
+//!
+//! A test is a rule named `test_*` (not a function) in a `*_test.rego` file; it passes when it
+//! evaluates to `true`. Tests see the bundled and user modules, the default parameters in
+//! `data.amlaudit.params`, and the real host builtins backed by an empty permission index, so an
+//! unmocked `amlaudit.access` answers `unknown` rather than something a test could come to rely
+//! on. Tests replace inputs, data and the `data.amlaudit.lib.access` wrappers with `with`.
+//!
+//! Coverage is regorus's: the lines of every policy (non-test) file, split into those some test
+//! evaluated and those none did. A file no test touched at all is absent from regorus's report,
+//! so its lines are obtained by evaluating its rules once in a throwaway engine and reported as
+//! not covered.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use regex::Regex;
+use regorus::Engine;
+use regorus::unstable::{Expr, Rule, RuleHead};
+use serde::Serialize;
+
+use super::{Params, PolicyError, PolicySet, bundled, location};
+use crate::inventory::{Inventory, Snapshot};
+use crate::permissions::PermissionIndex;
+
+/// What to run and whether to measure coverage.
+#[derive(Debug, Clone, Default)]
+pub struct TestOptions {
+    /// Only tests whose full name (`data.<package>.<test>`) matches.
+    pub filter: Option<Regex>,
+    pub coverage: bool,
+}
+
+/// One test rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestCase {
+    /// The rule name, `test_...`.
+    pub name: String,
+    /// The package, without `data.`.
+    pub package: String,
+    pub file: String,
+    /// Where the (first) definition of the test starts.
+    pub line: u32,
+}
+
+impl TestCase {
+    /// `data.<package>.<name>`, as `--run` matches and reports show it.
+    pub fn full_name(&self) -> String {
+        format!("data.{}.{}", self.package, self.name)
+    }
+}
+
+/// How a test ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "outcome")]
+pub enum Outcome {
+    Pass,
+    /// The test was undefined (some expression in its body did not hold) or not `true`.
+    Fail {
+        value: Option<String>,
+    },
+    /// Evaluation stopped with an error; `at` is where regorus says it happened.
+    Error {
+        at: String,
+        message: String,
+    },
+}
+
+/// One test and its outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestResult {
+    #[serde(flatten)]
+    pub case: TestCase,
+    #[serde(flatten)]
+    pub outcome: Outcome,
+    #[serde(serialize_with = "as_millis")]
+    pub duration: Duration,
+}
+
+fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64() * 1000.0)
+}
+
+/// Coverage of one policy file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FileCoverage {
+    pub path: String,
+    pub covered: BTreeSet<u32>,
+    pub not_covered: BTreeSet<u32>,
+    /// False when no test evaluated anything in this file.
+    pub evaluated: bool,
+}
+
+impl FileCoverage {
+    pub fn lines(&self) -> usize {
+        self.covered.len() + self.not_covered.len()
+    }
+
+    /// Covered lines as a percentage; a file without evaluable lines counts as fully covered.
+    pub fn percent(&self) -> f64 {
+        percent(self.covered.len(), self.lines())
+    }
+}
+
+/// Coverage of every policy file, in load order.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Coverage {
+    pub files: Vec<FileCoverage>,
+    pub covered_lines: usize,
+    pub total_lines: usize,
+    pub percent: f64,
+}
+
+fn percent(covered: usize, total: usize) -> f64 {
+    if total == 0 {
+        100.0
+    } else {
+        covered as f64 * 100.0 / total as f64
+    }
+}
+
+/// Every test that ran, and coverage when it was asked for.
+#[derive(Debug, Clone, Serialize)]
+pub struct TestRun {
+    pub results: Vec<TestResult>,
+    pub coverage: Option<Coverage>,
+}
+
+impl TestRun {
+    pub fn count(&self, pred: impl Fn(&Outcome) -> bool) -> usize {
+        self.results.iter().filter(|r| pred(&r.outcome)).count()
+    }
+
+    pub fn passed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Pass))
+    }
+
+    pub fn failed(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Fail { .. }))
+    }
+
+    pub fn errored(&self) -> usize {
+        self.count(|o| matches!(o, Outcome::Error { .. }))
+    }
+}
+
+/// The engine tests run in: every module and test file, default parameters, and the host
+/// builtins answering from an empty permission index.
+pub fn test_engine(set: &PolicySet) -> Result<Engine, PolicyError> {
+    let empty = Inventory::new(Snapshot::new(None, "AzureCloud"));
+    set.engine(
+        Arc::new(PermissionIndex::new(&empty)),
+        &Params::default(),
+        true,
+    )
+}
+
+/// Every `test_*` rule of the test files, in file order and then line order.
+pub fn discover(engine: &mut Engine, set: &PolicySet) -> Vec<TestCase> {
+    let mut cases: Vec<TestCase> = Vec::new();
+    // regorus exposes parsed modules only through its unstable AST; a test is any non-function
+    // rule whose name starts with `test_`, as in OPA.
+    for module in engine.get_modules().iter() {
+        let file = module.package.span.source.get_path().to_string();
+        if !set.tests.iter().any(|t| t.path == file) {
+            continue;
+        }
+        let package = module.package.refr.span().text().to_string();
+        for rule in &module.policy {
+            let Rule::Spec { head, span, .. } = rule.as_ref() else {
+                continue;
+            };
+            let refr = match head {
+                RuleHead::Compr { refr, .. } | RuleHead::Set { refr, .. } => refr,
+                RuleHead::Func { .. } => continue,
+            };
+            let Expr::Var { span: name, .. } = refr.as_ref() else {
+                continue;
+            };
+            let name = name.text();
+            let duplicate = cases.iter().any(|c| c.package == package && c.name == name);
+            if name.starts_with("test_") && !duplicate {
+                cases.push(TestCase {
+                    name: name.to_string(),
+                    package: package.clone(),
+                    file: file.clone(),
+                    line: span.line,
+                });
+            }
+        }
+    }
+    let order = |file: &str| set.tests.iter().position(|t| t.path == file);
+    cases.sort_by(|a, b| {
+        order(&a.file)
+            .cmp(&order(&b.file))
+            .then(a.line.cmp(&b.line))
+    });
+    cases
+}
+
+/// Runs the tests of a policy set.
+pub fn run(set: &PolicySet, options: &TestOptions) -> Result<TestRun, PolicyError> {
+    let mut engine = test_engine(set)?;
+    let cases: Vec<TestCase> = discover(&mut engine, set)
+        .into_iter()
+        .filter(|c| {
+            options
+                .filter
+                .as_ref()
+                .is_none_or(|re| re.is_match(&c.full_name()))
+        })
+        .collect();
+    engine.set_enable_coverage(options.coverage);
+    let mut results = Vec::with_capacity(cases.len());
+    for case in cases {
+        let start = Instant::now();
+        let outcome = match engine.eval_rule(case.full_name()) {
+            Ok(regorus::Value::Bool(true)) => Outcome::Pass,
+            Ok(regorus::Value::Undefined) => Outcome::Fail { value: None },
+            Ok(other) => Outcome::Fail {
+                value: Some(other.to_string()),
+            },
+            Err(e) => {
+                let message = format!("{e:#}").trim_start().to_string();
+                Outcome::Error {
+                    at: location(&message)
+                        .unwrap_or_else(|| format!("{}:{}", case.file, case.line)),
+                    message,
+                }
+            }
+        };
+        results.push(TestResult {
+            case,
+            outcome,
+            duration: start.elapsed(),
+        });
+    }
+    let coverage = if options.coverage {
+        Some(coverage(&engine, set)?)
+    } else {
+        None
+    };
+    Ok(TestRun { results, coverage })
+}
+
+/// Coverage of every policy file of the set, from what the tests evaluated in `engine`.
+fn coverage(engine: &Engine, set: &PolicySet) -> Result<Coverage, PolicyError> {
+    let engine_error = |e: anyhow::Error| PolicyError::Engine(format!("coverage: {e:#}"));
+    let mut report = engine.get_coverage_report().map_err(engine_error)?;
+    let mut files = Vec::new();
+    for module in set
+        .modules
+        .iter()
+        .filter(|m| !bundled::is_test_file(&m.path))
+    {
+        let found = report.files.iter().position(|f| f.path == module.path);
+        let file = match found {
+            Some(i) => {
+                let f = report.files.swap_remove(i);
+                FileCoverage {
+                    path: module.path.clone(),
+                    covered: f.covered,
+                    not_covered: f.not_covered,
+                    evaluated: true,
+                }
+            }
+            None => FileCoverage {
+                path: module.path.clone(),
+                covered: BTreeSet::new(),
+                not_covered: evaluable_lines(engine, &module.path).map_err(engine_error)?,
+                evaluated: false,
+            },
+        };
+        files.push(file);
+    }
+    let covered_lines = files.iter().map(|f| f.covered.len()).sum();
+    let total_lines = files.iter().map(FileCoverage::lines).sum();
+    Ok(Coverage {
+        files,
+        covered_lines,
+        total_lines,
+        percent: percent(covered_lines, total_lines),
+    })
+}
+
+/// The lines regorus counts for a file no test touched. Evaluating any of its rules makes
+/// regorus report every evaluable line of the file (covered or not); a file of functions alone
+/// cannot be evaluated without arguments, so its rules' first lines stand in for it.
+fn evaluable_lines(engine: &Engine, path: &str) -> anyhow::Result<BTreeSet<u32>> {
+    let mut probe = engine.clone();
+    probe.set_enable_coverage(true);
+    probe.clear_coverage_data();
+    let mut rules = Vec::new();
+    let mut first_lines = BTreeSet::new();
+    for module in probe.get_modules().iter() {
+        if module.package.span.source.get_path() != path {
+            continue;
+        }
+        let package = module.package.refr.span().text().to_string();
+        for rule in &module.policy {
+            first_lines.insert(rule.span().line);
+            if let Rule::Spec {
+                head: RuleHead::Compr { refr, .. } | RuleHead::Set { refr, .. },
+                ..
+            } = rule.as_ref()
+            {
+                rules.push(format!("data.{package}.{}", refr.span().text()));
+            }
+        }
+    }
+    for rule in rules {
+        // Errors and undefined results are expected without input; only the lines matter.
+        let _ = probe.eval_rule(rule);
+        let report = probe.get_coverage_report()?;
+        if let Some(f) = report.files.into_iter().find(|f| f.path == path) {
+            return Ok(f.covered.union(&f.not_covered).copied().collect());
+        }
+    }
+    Ok(first_lines)
+}
