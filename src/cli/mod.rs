@@ -6,7 +6,10 @@
 
 mod access;
 mod import;
+mod new_rule;
+mod rules;
 pub mod scan;
+mod test;
 
 use std::process::ExitCode;
 
@@ -58,6 +61,12 @@ enum Command {
     Access(access::AccessArgs),
     /// Audit a snapshot with the bundled and your own rules; write reports; gate CI.
     Scan(scan::ScanArgs),
+    /// List the rule catalogue from the rules' METADATA, or generate its reference pages.
+    Rules(rules::RulesArgs),
+    /// Run the policies' `test_*` rules (bundled and yours), optionally with coverage.
+    Test(test::TestArgs),
+    /// Write a new rule and its tests, ready to edit, that pass `amlaudit test` as they are.
+    NewRule(new_rule::NewRuleArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps the outcome to an exit status.
@@ -81,6 +90,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Import(args) => import::run(args),
         Command::Access(args) => access::run(args),
         Command::Scan(args) => scan::run(args),
+        Command::Rules(args) => rules::run(args),
+        Command::Test(args) => test::run(args),
+        Command::NewRule(args) => new_rule::run(args),
     }
 }
 
