@@ -133,6 +133,12 @@ fn render_text(run: &TestRun, threshold: Option<f64>) -> String {
                 }
             }
         }
+        if !matches!(r.outcome, Outcome::Pass) && !r.output.is_empty() {
+            let _ = writeln!(s, "  printed:");
+            for line in &r.output {
+                let _ = writeln!(s, "    {line}");
+            }
+        }
     }
     let total = run.results.len();
     let _ = writeln!(s, "{}", "-".repeat(80));

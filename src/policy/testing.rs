@@ -74,8 +74,11 @@ pub struct TestResult {
     pub case: TestCase,
     #[serde(flatten)]
     pub outcome: Outcome,
-    #[serde(serialize_with = "as_millis")]
+    #[serde(rename = "duration_ms", serialize_with = "as_millis")]
     pub duration: Duration,
+    /// What the test printed with `print(...)`, each line prefixed with `file:line:`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<String>,
 }
 
 fn as_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
@@ -212,6 +215,8 @@ pub fn run(set: &PolicySet, options: &TestOptions) -> Result<TestRun, PolicyErro
         })
         .collect();
     engine.set_enable_coverage(options.coverage);
+    // Kept per test rather than written to stderr, so a failing test shows what it printed.
+    engine.set_gather_prints(true);
     let mut results = Vec::with_capacity(cases.len());
     for case in cases {
         let start = Instant::now();
@@ -230,10 +235,12 @@ pub fn run(set: &PolicySet, options: &TestOptions) -> Result<TestRun, PolicyErro
                 }
             }
         };
+        let duration = start.elapsed();
         results.push(TestResult {
             case,
             outcome,
-            duration: start.elapsed(),
+            duration,
+            output: engine.take_prints().unwrap_or_default(),
         });
     }
     let coverage = if options.coverage {
