@@ -82,7 +82,12 @@ fn page(rule: &Rule) -> String {
     s.push_str("| | |\n|---|---|\n");
     let _ = writeln!(s, "| Severity | {} |", m.severity);
     let _ = writeln!(s, "| Resource type | `{}` |", m.resource_type);
-    let _ = writeln!(s, "| Policy | `{}` |", rule.file);
+    // Bundled policies live in the repository, two levels above docs/rules/.
+    if rule.bundled {
+        let _ = writeln!(s, "| Policy | [`{0}`](../../{0}) |", rule.file);
+    } else {
+        let _ = writeln!(s, "| Policy | `{}` |", rule.file);
+    }
     let _ = writeln!(s, "| Package | `data.{}` |", rule.package);
     if !m.frameworks.is_empty() {
         let _ = writeln!(s, "| Frameworks | {} |", cell(&m.frameworks.join(", ")));
