@@ -116,6 +116,14 @@ fn path_of(expr: &Node<Expr>) -> Option<String> {
     }
 }
 
+/// The first name of a dotted path (`lib` of `lib.access`), where a message should point.
+fn root(expr: &Node<Expr>) -> &Node<Expr> {
+    match expr.as_ref() {
+        Expr::RefDot { refr, .. } => root(refr),
+        _ => expr,
+    }
+}
+
 /// Calls every top-level expression of a rule (heads, bodies, defaults).
 fn rule_exprs(rule: &Rule, f: &mut dyn FnMut(&Node<Expr>)) {
     match rule {
@@ -207,11 +215,9 @@ fn collect_calls(expr: &Node<Expr>, out: &mut Vec<(String, regorus::unstable::Sp
             recurse(value);
             query_exprs(query, &mut recurse);
         }
-        Expr::Call {
-            span, fcn, params, ..
-        } => {
+        Expr::Call { fcn, params, .. } => {
             if let Some(name) = path_of(fcn) {
-                out.push((name, span.clone()));
+                out.push((name, root(fcn).span().clone()));
             }
             params.iter().for_each(|p| collect_calls(p, out));
         }
@@ -238,5 +244,45 @@ fn collect_calls(expr: &Node<Expr>, out: &mut Vec<(String, regorus::unstable::Sp
             recurse(value);
             recurse(collection);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_sources(sources: &[(&str, &str)]) -> Result<(), PolicyError> {
+        let mut engine = Engine::new();
+        for (path, text) in sources {
+            engine
+                .add_policy(path.to_string(), text.to_string())
+                .expect("parses");
+        }
+        check(&mut engine, &["amlaudit.access"], |f| {
+            format!("subject of {f}")
+        })
+    }
+
+    const LIB: &str =
+        "package corp.lib\n\nimport rego.v1\n\nwrap(x) := amlaudit.access(x, \"s\", \"a\")\n";
+
+    #[test]
+    fn builtins_host_builtins_and_declared_functions_are_known() {
+        let rule = "package corp.rule\n\nimport data.corp.lib\nimport data.corp.lib as other\nimport rego.v1\n\nlocal(x) := upper(x)\n\nr := [lib.wrap(1), other.wrap(2), data.corp.lib.wrap(3), local(\"a\"), count([]), array.concat([], [])] if {\n\tprint(\"x\")\n}\n";
+        check_sources(&[("lib.rego", LIB), ("rule.rego", rule)]).expect("all known");
+    }
+
+    #[test]
+    fn an_unknown_function_is_named_with_its_place_and_rule() {
+        let rule = "package corp.rule\n\nimport data.corp.lib\nimport rego.v1\n\nr := x if {\n\tsome v in [1]\n\tx := [y | y := lib.wrapp(v)]\n}\n";
+        let err = check_sources(&[("lib.rego", LIB), ("rule.rego", rule)]).unwrap_err();
+        // regorus counts a tab as four columns.
+        assert_eq!(
+            err.to_string(),
+            "rule.rego:8:20: subject of rule.rego (`r`) calls unknown function `lib.wrapp`: it is not a Rego builtin, an amlaudit builtin (amlaudit.access, amlaudit.data_access) or a function declared in a loaded policy"
+        );
+        let builtin = "package corp.rule\n\nimport rego.v1\n\nr if time.now_nss() > 0\n";
+        let err = check_sources(&[("rule.rego", builtin)]).unwrap_err();
+        assert!(err.to_string().contains("`time.now_nss`"), "{err}");
     }
 }

@@ -326,3 +326,118 @@ fn evaluable_lines(engine: &Engine, path: &str) -> anyhow::Result<BTreeSet<u32>>
     }
     Ok(first_lines)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::PolicySource;
+
+    fn set_with(files: &[(&str, &str)]) -> PolicySet {
+        let mut sources: Vec<PolicySource> = bundled::FILES
+            .iter()
+            .map(|(path, text)| PolicySource {
+                path: (*path).to_string(),
+                text: (*text).to_string(),
+                bundled: true,
+            })
+            .collect();
+        sources.extend(files.iter().map(|(path, text)| PolicySource {
+            path: (*path).to_string(),
+            text: (*text).to_string(),
+            bundled: false,
+        }));
+        PolicySet::from_sources(sources).expect("policies load")
+    }
+
+    /// The quality bar of the bundled policies: every test passes and every line is covered.
+    #[test]
+    fn bundled_tests_pass_with_full_coverage() {
+        let set = PolicySet::load(&[]).expect("bundled policies load");
+        let options = TestOptions {
+            filter: None,
+            coverage: true,
+        };
+        let run = run(&set, &options).expect("tests run");
+        let failures: Vec<String> = run
+            .results
+            .iter()
+            .filter(|r| r.outcome != Outcome::Pass)
+            .map(|r| format!("{}:{} {:?}", r.case.file, r.case.line, r.outcome))
+            .collect();
+        assert!(failures.is_empty(), "{failures:#?}");
+        assert!(run.results.len() >= 70, "{} tests", run.results.len());
+        let coverage = run.coverage.expect("coverage was asked for");
+        let gaps: Vec<String> = coverage
+            .files
+            .iter()
+            .filter(|f| !f.not_covered.is_empty() || !f.evaluated)
+            .map(|f| format!("{}: {:?}", f.path, f.not_covered))
+            .collect();
+        assert!(gaps.is_empty(), "uncovered lines: {gaps:#?}");
+        assert_eq!(coverage.percent, 100.0);
+        assert_eq!(coverage.files.len(), 8, "the library and seven rules");
+    }
+
+    #[test]
+    fn discovers_test_rules_but_not_functions_and_reports_untested_files() {
+        let lib = "package corp.lib\n\nimport rego.v1\n\nlimit := 3\n\nover(n) if n > limit\n";
+        let tests = "package corp.lib_test\n\nimport rego.v1\n\ntest_over if data.corp.lib.over(4)\n\ntest_helper(x) := x\n\ntest_over if data.corp.lib.over(5)\n\nnot_a_test := true\n";
+        let set = set_with(&[("u/lib.rego", lib), ("u/lib_test.rego", tests)]);
+        let mut engine = test_engine(&set).expect("engine");
+        let cases: Vec<String> = discover(&mut engine, &set)
+            .into_iter()
+            .filter(|c| c.file == "u/lib_test.rego")
+            .map(|c| format!("{}:{}", c.full_name(), c.line))
+            .collect();
+        assert_eq!(cases, ["data.corp.lib_test.test_over:5"]);
+
+        let options = TestOptions {
+            filter: Some(Regex::new("^data\\.corp\\.").expect("regex")),
+            coverage: true,
+        };
+        let run = run(&set, &options).expect("run");
+        assert_eq!((run.passed(), run.failed(), run.errored()), (1, 0, 0));
+        let coverage = run.coverage.expect("coverage");
+        let file = |path: &str| coverage.files.iter().find(|f| f.path == path).expect(path);
+        assert!(file("u/lib.rego").evaluated);
+        assert_eq!(file("u/lib.rego").percent(), 100.0);
+        // No bundled test ran, so the bundled files count as evaluable lines nobody covered.
+        let untested = file("policies/aml001_acr_admin_user_disabled.rego");
+        assert!(!untested.evaluated && untested.covered.is_empty());
+        assert!(!untested.not_covered.is_empty());
+        assert!(coverage.percent < 10.0, "{}", coverage.percent);
+    }
+
+    #[test]
+    fn failures_and_errors_keep_their_place() {
+        let tests = "package t_test\n\nimport rego.v1\n\ntest_false if {\n\tprint(\"seen\")\n\tfalse\n}\n\ntest_error if data.amlaudit.lib.access(\"p\", null, \"a\")\n\ntest_value := 2\n";
+        let set = set_with(&[("u/t_test.rego", tests)]);
+        let options = TestOptions {
+            filter: Some(Regex::new("t_test").expect("regex")),
+            coverage: false,
+        };
+        let run = run(&set, &options).expect("run");
+        let by_name = |name: &str| {
+            run.results
+                .iter()
+                .find(|r| r.case.name == name)
+                .expect(name)
+        };
+        let false_test = by_name("test_false");
+        assert_eq!(false_test.outcome, Outcome::Fail { value: None });
+        assert_eq!(false_test.case.line, 5);
+        assert_eq!(false_test.output, ["u/t_test.rego:6: seen"]);
+        assert!(matches!(
+            &by_name("test_error").outcome,
+            Outcome::Error { at, message }
+                if at.starts_with("policies/lib/amlaudit.rego:") && message.contains("non-empty strings")
+        ));
+        assert_eq!(
+            by_name("test_value").outcome,
+            Outcome::Fail {
+                value: Some("2".to_string())
+            }
+        );
+        assert!(run.coverage.is_none());
+    }
+}
