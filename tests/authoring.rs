@@ -301,11 +301,12 @@ fn a_syntax_error_names_file_line_and_rule() {
             "result := {\"status\": \"pass\", \"message\": \"x\"} if {\n\tinput.id ==\n}\n",
         ),
     );
+    std::fs::copy(demo_tenant(), dir.path().join("demo.json")).expect("copy");
     for args in [
         vec!["test", "--policy-dir", "mine"],
         vec!["scan", "--policy-dir", "mine", "--snapshot", "demo.json"],
+        vec!["rules", "--policy-dir", "mine"],
     ] {
-        std::fs::copy(demo_tenant(), dir.path().join("demo.json")).expect("copy");
         let out = run(amlaudit(dir.path()).args(&args)).expect_code(2);
         assert!(
             out.stderr

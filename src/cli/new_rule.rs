@@ -22,6 +22,7 @@ pub struct NewRuleArgs {
     /// Where to write `<id>.rego` and `<id>_test.rego` (created if missing).
     #[arg(long, value_name = "DIR", default_value = ".")]
     dir: PathBuf,
+    /// The severity its METADATA declares (what `scan --fail-on` compares with).
     #[arg(long, value_enum, default_value = "medium")]
     severity: Severity,
 }

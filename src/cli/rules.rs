@@ -27,6 +27,7 @@ pub struct RulesArgs {
     /// A directory of your own rules (repeatable); listed with the bundled ones.
     #[arg(long = "policy-dir", value_name = "DIR")]
     policy_dirs: Vec<PathBuf>,
+    /// How to print the catalogue.
     #[arg(long, value_enum, default_value = "table")]
     format: Format,
     /// Where `--format markdown` writes the reference pages.
@@ -46,6 +47,8 @@ struct Entry<'a> {
 
 pub fn run(args: RulesArgs) -> anyhow::Result<Exit> {
     let set = PolicySet::load(&args.policy_dirs)?;
+    // A catalogue entry for a rule that cannot run would mislead, so the policies must compile.
+    set.check()?;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Table => {

@@ -37,6 +37,7 @@ pub struct TestArgs {
     /// Only run tests whose name (`data.<package>.<test>`) matches this regular expression.
     #[arg(long, value_name = "REGEX")]
     run: Option<Regex>,
+    /// How to print the results: per-test lines like `opa test`, or one JSON document.
     #[arg(long, value_enum, default_value = "text")]
     format: Format,
 }

@@ -235,6 +235,12 @@ impl PolicySet {
         Ok(engine)
     }
 
+    /// Compiles every module and test file, with the load-time checks of [`PolicySet::engine`],
+    /// without evaluating any rule: what `amlaudit rules` vouches for before listing a rule.
+    pub fn check(&self) -> Result<(), PolicyError> {
+        testing::test_engine(self).map(drop)
+    }
+
     /// How messages name what a file holds: `rule AML001`, `tests`, or `module <package>`.
     pub fn subject_of(&self, file: &str) -> String {
         if let Some(rule) = self.rules.iter().find(|r| r.file == file) {
