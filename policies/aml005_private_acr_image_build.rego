@@ -42,12 +42,20 @@ registry := input.target_registry
 
 workspace_principal := object.get(input.workspace, ["identity", "principalId"], "")
 
-# Each check is {"state": "ok"|"missing"|"unknown", "what": ..., "fix"?: ..., "evidence"?: ...}.
-checks contains {"state": "missing", "what": "the connection names no identity (credentials.resourceId is empty)"} if {
+# Each check is {"state": "ok"|"missing"|"unknown", "what": ..., "fix": ..., "evidence"?: ...};
+# every check that can be missing carries a fix, since a `fail` must carry remediation.
+checks contains {"state": "missing", "what": "the connection names no identity (credentials.resourceId is empty)", "fix": recreate_connection} if {
 	identity_id == ""
 }
 
-checks contains {"state": absent_identity_state, "what": sprintf("identity `%s` is not in the snapshot", [lib.name(identity_id)])} if {
+checks contains {
+	"state": absent_identity_state,
+	"what": sprintf("identity `%s` is not in the snapshot", [lib.name(identity_id)]),
+	"fix": {
+		"description": sprintf("Create identity `%s` (then recreate the connection with its client id)", [lib.name(identity_id)]),
+		"argv": array.concat(["az", "identity", "create", "--name", lib.name(identity_id)], lib.target_args(identity_id)),
+	},
+} if {
 	identity_id != ""
 	uai == null
 }
@@ -62,7 +70,7 @@ checks contains {"state": "unknown", "what": sprintf("identity `%s` has no princ
 	object.get(uai, ["properties", "principalId"], "") == ""
 }
 
-checks contains {"state": "missing", "what": sprintf("the connection's client id %s is not identity `%s`'s client id %s", [client_id, uai.name, uai_client])} if {
+checks contains {"state": "missing", "what": sprintf("the connection's client id %s is not identity `%s`'s client id %s", [client_id, uai.name, uai_client]), "fix": recreate_connection} if {
 	uai != null
 	uai_client := object.get(uai, ["properties", "clientId"], "")
 	lower(uai_client) != lower(client_id)
@@ -84,7 +92,15 @@ checks contains {
 	registry != null
 }
 
-checks contains {"state": "missing", "what": sprintf("workspace `%s` has no system-assigned identity to use identity `%s`", [input.workspace.name, lib.name(identity_id)])} if {
+checks contains {
+	"state": "missing",
+	"what": sprintf("workspace `%s` has no system-assigned identity to use identity `%s`", [input.workspace.name, lib.name(identity_id)]),
+	"fix": {
+		"description": sprintf("Turn on workspace `%s`'s system-assigned identity (keep UserAssigned in the type if it has user-assigned identities)", [input.workspace.name]),
+		"automatic": false,
+		"argv": ["az", "resource", "update", "--ids", input.workspace.id, "--set", "identity.type=SystemAssigned,UserAssigned"],
+	},
+} if {
 	identity_id != ""
 	workspace_principal == ""
 }
@@ -99,6 +115,17 @@ checks contains {
 } if {
 	identity_id != ""
 	workspace_principal != ""
+}
+
+# The connection's identity is set when it is created, from a YAML file that names the identity's
+# client id and resource id.
+recreate_connection := {
+	"description": sprintf("Recreate connection `%s` with the client id and resource id of its user-assigned identity", [connection.name]),
+	"automatic": false,
+	"argv": array.concat(
+		["az", "ml", "connection", "create", "--file", "<connection.yml>", "--workspace-name", input.workspace.name],
+		lib.target_args(connection.id),
+	),
 }
 
 state_of(decision) := "ok" if decision.decision == "granted"
@@ -119,7 +146,7 @@ result := {
 	"status": "fail",
 	"message": sprintf("%s cannot build on its private base images: %s", [label, concat("; ", [c.what | some c in failed])]),
 	"evidence": evidence,
-	"remediation": [c.fix | some c in failed; c.fix],
+	"remediation": [c.fix | some c in failed],
 } if {
 	count(failed) > 0
 } else := {

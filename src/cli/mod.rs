@@ -7,7 +7,10 @@
 mod access;
 mod diff;
 mod import;
+mod new_rule;
+mod rules;
 pub mod scan;
+mod test;
 
 use std::process::ExitCode;
 
@@ -61,6 +64,12 @@ enum Command {
     Scan(scan::ScanArgs),
     /// Compare two JSON reports: fixed, new and changed results; exit 1 when something new fails.
     Diff(diff::DiffArgs),
+    /// List the rule catalogue from the rules' METADATA, or generate its reference pages.
+    Rules(rules::RulesArgs),
+    /// Run the policies' `test_*` rules (bundled and yours), optionally with coverage.
+    Test(test::TestArgs),
+    /// Write a new rule and its tests, ready to edit, that pass `amlaudit test` as they are.
+    NewRule(new_rule::NewRuleArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps the outcome to an exit status.
@@ -85,6 +94,9 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Access(args) => access::run(args),
         Command::Scan(args) => scan::run(args),
         Command::Diff(args) => diff::run(args),
+        Command::Rules(args) => rules::run(args),
+        Command::Test(args) => test::run(args),
+        Command::NewRule(args) => new_rule::run(args),
     }
 }
 

@@ -13,9 +13,15 @@ use regorus::{Engine, Value};
 use super::PolicyError;
 use crate::permissions::{AccessDecision, Action, Decision, PermissionIndex};
 
+/// The names of the host builtins, as rules call them.
+pub const NAMES: &[&str] = &[ACCESS, DATA_ACCESS];
+
+const ACCESS: &str = "amlaudit.access";
+const DATA_ACCESS: &str = "amlaudit.data_access";
+
 /// Registers the builtins on an engine, answering from `index`.
 pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), PolicyError> {
-    for (name, data) in [("amlaudit.access", false), ("amlaudit.data_access", true)] {
+    for (name, data) in [(ACCESS, false), (DATA_ACCESS, true)] {
         let index = Arc::clone(&index);
         engine
             .add_extension(

@@ -14,9 +14,13 @@
 
 pub mod builtins;
 pub mod bundled;
+mod calls;
+pub mod docs;
 pub mod input;
 pub mod metadata;
 pub mod params;
+pub mod skeleton;
+pub mod testing;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -56,10 +60,27 @@ pub enum PolicyError {
         first: String,
         second: String,
     },
-    #[error("{file}: cannot compile policy: {message}")]
-    Parse { file: String, message: String },
-    #[error("{file}: rule {rule_id} failed on {resource_id}: {message}")]
+    /// A syntax or analysis error; `at` is `file:line:col` when regorus says where.
+    #[error("{at}: cannot compile {subject}: {message}")]
+    Parse {
+        file: String,
+        at: String,
+        subject: String,
+        message: String,
+    },
+    /// Found before evaluation, so a call on a path no test or resource reaches is still caught.
+    #[error(
+        "{at}: {subject} calls unknown function `{function}`: it is not a Rego builtin, an amlaudit builtin (amlaudit.access, amlaudit.data_access) or a function declared in a loaded policy"
+    )]
+    UnknownFunction {
+        file: String,
+        at: String,
+        subject: String,
+        function: String,
+    },
+    #[error("{at}: rule {rule_id} ({file}) failed on {resource_id}: {message}")]
     Evaluation {
+        at: String,
         file: String,
         rule_id: String,
         resource_id: String,
@@ -176,7 +197,8 @@ impl PolicySet {
     }
 
     /// A regorus engine with every module (and, when asked, every test file), the builtins and
-    /// the parameters loaded.
+    /// the parameters loaded, checked for calls to unknown functions, and analysed, so that every
+    /// compile-time problem surfaces here, naming its file, line and rule, before any evaluation.
     pub fn engine(
         &self,
         index: Arc<PermissionIndex>,
@@ -194,17 +216,76 @@ impl PolicySet {
         for source in files {
             engine
                 .add_policy(source.path.clone(), source.text.clone())
-                .map_err(|e| PolicyError::Parse {
-                    file: source.path.clone(),
-                    message: format!("{e:#}"),
-                })?;
+                .map_err(|e| self.parse_error(&source.path, &e))?;
         }
+        calls::check(&mut engine, builtins::NAMES, |file| self.subject_of(file))?;
         let data = serde_json::json!({"amlaudit": {"params": params.to_json()}});
         engine
             .add_data(regorus::Value::from(data))
             .map_err(|e| PolicyError::Engine(format!("{e:#}")))?;
+        // The first evaluation runs regorus's analysis (unsafe variables, recursion); doing it
+        // now reports those problems as compile errors, and clones of the engine start prepared.
+        engine
+            .eval_bool_query("true".to_string(), false)
+            .map_err(|e| {
+                let message = format!("{e:#}");
+                let file = located_file(&message).unwrap_or_default();
+                self.parse_error(&file, &e)
+            })?;
         Ok(engine)
     }
+
+    /// Compiles every module and test file, with the load-time checks of [`PolicySet::engine`],
+    /// without evaluating any rule: what `amlaudit rules` vouches for before listing a rule.
+    pub fn check(&self) -> Result<(), PolicyError> {
+        testing::test_engine(self).map(drop)
+    }
+
+    /// How messages name what a file holds: `rule AML001`, `tests`, or `module <package>`.
+    pub fn subject_of(&self, file: &str) -> String {
+        if let Some(rule) = self.rules.iter().find(|r| r.file == file) {
+            return format!("rule {}", rule.meta.id);
+        }
+        let source = self
+            .modules
+            .iter()
+            .chain(&self.tests)
+            .find(|s| s.path == file);
+        match source {
+            Some(s) if bundled::is_test_file(&s.path) => "tests".to_string(),
+            Some(s) => format!(
+                "module {}",
+                package_of(&s.text).unwrap_or_else(|| "(no package)".to_string())
+            ),
+            None => "policy".to_string(),
+        }
+    }
+
+    fn parse_error(&self, file: &str, e: &anyhow::Error) -> PolicyError {
+        let message = format!("{e:#}").trim_start().to_string();
+        PolicyError::Parse {
+            file: file.to_string(),
+            at: location(&message).unwrap_or_else(|| file.to_string()),
+            subject: self.subject_of(file),
+            message,
+        }
+    }
+}
+
+/// `file:line:col` from a regorus message, which points at the code as `--> file:line:col`.
+pub fn location(message: &str) -> Option<String> {
+    message.lines().find_map(|l| {
+        let at = l.trim_start().strip_prefix("--> ")?.trim();
+        (!at.is_empty()).then(|| at.to_string())
+    })
+}
+
+/// The file of a regorus message's location (the location minus `:line:col`).
+fn located_file(message: &str) -> Option<String> {
+    let at = location(message)?;
+    let mut parts = at.rsplitn(3, ':');
+    let (_col, _line) = (parts.next()?, parts.next()?);
+    parts.next().map(str::to_string)
 }
 
 fn rego_files(dir: &Path) -> Result<Vec<PathBuf>, PolicyError> {
@@ -364,11 +445,15 @@ fn evaluate_one(
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let eval_error = |e: anyhow::Error| PolicyError::Evaluation {
-        file: rule.file.clone(),
-        rule_id: rule.meta.id.clone(),
-        resource_id: resource_id.to_string(),
-        message: format!("{e:#}"),
+    let eval_error = |e: anyhow::Error| {
+        let message = format!("{e:#}").trim_start().to_string();
+        PolicyError::Evaluation {
+            at: location(&message).unwrap_or_else(|| rule.file.clone()),
+            file: rule.file.clone(),
+            rule_id: rule.meta.id.clone(),
+            resource_id: resource_id.to_string(),
+            message,
+        }
     };
     engine.set_input(input.clone());
     // A declared `applicable` that is false or undefined (its body did not hold) skips the pair.
