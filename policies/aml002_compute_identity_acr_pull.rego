@@ -28,35 +28,40 @@ applicable if lower(object.get(compute, ["properties", "computeType"], "")) == "
 
 # The registries this cluster must pull from: the workspace registry and the private ones
 # listed for its workspace.
-registries contains lower(input.registry_id) if input.registry_id != null
+registries := {lower(r) | some r in array.concat(workspace_registry, private_registries)}
 
-registries contains lower(registry) if {
+workspace_registry := [input.registry_id] if input.registry_id != null
+
+else := []
+
+private_registries := [r |
 	some key, listed in data.amlaudit.params.private_registries
 	lib.names_workspace(key, input.workspace)
-	some registry in listed
-}
+	some r in listed
+]
 
 decision(identity, registry) := lib.access(identity.principal_id, registry, lib.pull_action) if {
 	identity.principal_id != null
 } else := lib.unknown_principal(registry, lib.pull_action, sprintf("the principal id of identity %s is not in the snapshot", [identity.resource_id]))
 
-decisions[registry] := [decision(identity, registry) | some identity in input.identities] if {
-	some registry in registries
-}
+decisions := {r: [decision(identity, r) | some identity in input.identities] | some r in registries}
 
-state(registry) := "ok" if {
-	some d in decisions[registry]
+# Per registry: ok when some identity is granted, unknown when none is but some is undecided.
+states := {r: state(ds) | some r, ds in decisions}
+
+state(ds) := "ok" if {
+	some d in ds
 	d.decision == "granted"
 } else := "unknown" if {
-	some d in decisions[registry]
+	some d in ds
 	d.decision == "unknown"
 } else := "missing"
 
-missing := {r | some r in registries; state(r) == "missing"}
+missing := {r | some r, s in states; s == "missing"}
 
-undecided := {r | some r in registries; state(r) == "unknown"}
+undecided := {r | some r, s in states; s == "unknown"}
 
-evidence := [d | some r in registries; some d in decisions[r]]
+evidence := [d | some ds in decisions; some d in ds]
 
 target := sprintf("compute `%s` of workspace `%s`", [compute.name, input.workspace.name])
 

@@ -205,14 +205,39 @@ impl PolicySet {
         params: &Params,
         with_tests: bool,
     ) -> Result<Engine, PolicyError> {
-        let mut engine = Engine::new();
-        builtins::register(&mut engine, index)?;
         let files = self.modules.iter().chain(
             with_tests
                 .then_some(self.tests.iter())
                 .into_iter()
                 .flatten(),
         );
+        self.engine_of(files, index, params)
+    }
+
+    /// An engine with the libraries (modules that are not rules) and one rule. regorus walks
+    /// every loaded module on each `data` reference, so a rule evaluated on its own runs
+    /// several times faster than among all the others.
+    pub fn rule_engine(
+        &self,
+        rule: &Rule,
+        index: Arc<PermissionIndex>,
+        params: &Params,
+    ) -> Result<Engine, PolicyError> {
+        let files = self
+            .modules
+            .iter()
+            .filter(|m| m.path == rule.file || !self.rules.iter().any(|r| r.file == m.path));
+        self.engine_of(files, index, params)
+    }
+
+    fn engine_of<'a>(
+        &self,
+        files: impl Iterator<Item = &'a PolicySource>,
+        index: Arc<PermissionIndex>,
+        params: &Params,
+    ) -> Result<Engine, PolicyError> {
+        let mut engine = Engine::new();
+        builtins::register(&mut engine, index)?;
         for source in files {
             engine
                 .add_policy(source.path.clone(), source.text.clone())
@@ -319,7 +344,8 @@ pub fn package_of(text: &str) -> Option<String> {
 
 /// A loaded engine and the rules to run: evaluates every (rule, resource) pair in parallel.
 pub struct Evaluator {
-    engine: Engine,
+    /// One engine per rule, in `rules` order.
+    engines: Vec<Engine>,
     rules: Vec<Rule>,
     /// Per rule: the `applicable` query when the rule declares one, and the `result` query.
     queries: Vec<(Option<String>, String)>,
@@ -337,9 +363,13 @@ impl Evaluator {
         index: Arc<PermissionIndex>,
         params: &Params,
     ) -> Result<Self, PolicyError> {
-        let engine = set.engine(index, params, false)?;
+        // The whole set is compiled once so that problems across modules are reported as a user
+        // would expect, then each rule gets an engine of its own.
+        drop(set.engine(Arc::clone(&index), params, false)?);
         let mut queries = Vec::with_capacity(set.rules.len());
+        let mut engines = Vec::with_capacity(set.rules.len());
         for rule in &set.rules {
+            let engine = set.rule_engine(rule, Arc::clone(&index), params)?;
             let declares = |name: &str| {
                 engine
                     .has_declared_rule_rooted_at(&rule.file, name)
@@ -355,9 +385,10 @@ impl Evaluator {
                 declares("applicable").then(|| format!("data.{}.applicable", rule.package)),
                 format!("data.{}.result", rule.package),
             ));
+            engines.push(engine);
         }
         Ok(Evaluator {
-            engine,
+            engines,
             rules: set.rules.clone(),
             queries,
         })
@@ -403,13 +434,14 @@ impl Evaluator {
             .par_iter()
             .with_min_len(2048)
             .map_init(
-                || self.engine.clone(),
-                |engine, &(ri, si)| {
+                || self.engines.clone(),
+                |engines, &(ri, si)| {
                     let rule = &self.rules[ri];
                     let (resource, input) =
                         &subjects[&rule.meta.resource_type.to_ascii_lowercase()][si];
                     let started = std::time::Instant::now();
-                    let result = evaluate_one(engine, rule, &self.queries[ri], resource, input);
+                    let result =
+                        evaluate_one(&mut engines[ri], rule, &self.queries[ri], resource, input);
                     spent[ri].fetch_add(
                         started.elapsed().as_nanos() as u64,
                         std::sync::atomic::Ordering::Relaxed,
