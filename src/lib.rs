@@ -22,4 +22,6 @@ pub mod permissions;
 pub mod policy;
 pub mod report;
 pub mod synthetic;
+#[cfg(test)]
+mod test_support;
 pub mod time_util;

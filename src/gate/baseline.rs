@@ -192,27 +192,7 @@ impl Baseline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::Severity;
-
-    fn result(rule: &str, id: &str, status: Status) -> RuleResult {
-        RuleResult {
-            rule_id: rule.into(),
-            title: "t".into(),
-            severity: Severity::High,
-            status,
-            resource_id: id.into(),
-            resource_type: "t".into(),
-            resource_name: "n".into(),
-            subscription_id: None,
-            resource_group: None,
-            workspace_id: None,
-            message: "m".into(),
-            evidence: vec![],
-            remediation: vec![],
-            exemption: None,
-            baseline: None,
-        }
-    }
+    use crate::test_support::result;
 
     #[test]
     fn round_trip_marks_new_baselined_and_fixed() {

@@ -499,27 +499,10 @@ pub fn parse_expiry(text: &str) -> Result<OffsetDateTime, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::Severity;
     use time::macros::datetime;
 
     fn fail(rule: &str, id: &str) -> RuleResult {
-        RuleResult {
-            rule_id: rule.into(),
-            title: "t".into(),
-            severity: Severity::High,
-            status: Status::Fail,
-            resource_id: id.into(),
-            resource_type: "t".into(),
-            resource_name: ids::short_name(id).into(),
-            subscription_id: None,
-            resource_group: None,
-            workspace_id: None,
-            message: "m".into(),
-            evidence: vec![],
-            remediation: vec![],
-            exemption: None,
-            baseline: None,
-        }
+        crate::test_support::result(rule, id, Status::Fail)
     }
 
     const TOML: &str = r#"

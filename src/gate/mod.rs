@@ -81,38 +81,13 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::RuleResult;
-    use crate::report::SnapshotInfo;
+    use crate::test_support::report;
 
-    fn result(status: Status, severity: Severity) -> RuleResult {
-        RuleResult {
-            rule_id: "AML001".into(),
-            title: "t".into(),
+    fn result(status: Status, severity: Severity) -> crate::findings::RuleResult {
+        crate::findings::RuleResult {
             severity,
-            status,
-            resource_id: "/subscriptions/s/x".into(),
-            resource_type: "t".into(),
-            resource_name: "x".into(),
-            subscription_id: Some("s".into()),
-            resource_group: None,
-            workspace_id: None,
-            message: "m".into(),
-            evidence: vec![],
-            remediation: vec![],
-            exemption: None,
-            baseline: None,
+            ..crate::test_support::result("AML001", "/subscriptions/s/x", status)
         }
-    }
-
-    fn report(results: Vec<RuleResult>) -> Report {
-        let info = SnapshotInfo {
-            path: "s.json".into(),
-            sha256: String::new(),
-            collected_at: String::new(),
-            tenant_id: None,
-            cloud: None,
-        };
-        Report::new(info, vec![], vec![], results)
     }
 
     #[test]

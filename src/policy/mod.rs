@@ -106,6 +106,20 @@ pub struct PolicySource {
     pub bundled: bool,
 }
 
+impl PolicySource {
+    /// Every file shipped in the binary.
+    pub fn bundled() -> Vec<PolicySource> {
+        bundled::FILES
+            .iter()
+            .map(|(path, text)| PolicySource {
+                path: (*path).to_string(),
+                text: (*text).to_string(),
+                bundled: true,
+            })
+            .collect()
+    }
+}
+
 /// A rule: its metadata, package and file.
 #[derive(Debug, Clone)]
 pub struct Rule {
@@ -128,14 +142,7 @@ impl PolicySet {
     /// A user file identical to a bundled one is skipped, so pointing `--policy-dir` at a copy of
     /// `policies/` does not declare every rule twice.
     pub fn load(dirs: &[PathBuf]) -> Result<Self, PolicyError> {
-        let mut sources: Vec<PolicySource> = bundled::FILES
-            .iter()
-            .map(|(path, text)| PolicySource {
-                path: (*path).to_string(),
-                text: (*text).to_string(),
-                bundled: true,
-            })
-            .collect();
+        let mut sources = PolicySource::bundled();
         for dir in dirs {
             for path in rego_files(dir)? {
                 let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Io {

@@ -333,14 +333,7 @@ mod tests {
     use crate::policy::PolicySource;
 
     fn set_with(files: &[(&str, &str)]) -> PolicySet {
-        let mut sources: Vec<PolicySource> = bundled::FILES
-            .iter()
-            .map(|(path, text)| PolicySource {
-                path: (*path).to_string(),
-                text: (*text).to_string(),
-                bundled: true,
-            })
-            .collect();
+        let mut sources = PolicySource::bundled();
         sources.extend(files.iter().map(|(path, text)| PolicySource {
             path: (*path).to_string(),
             text: (*text).to_string(),

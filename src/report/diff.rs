@@ -183,38 +183,7 @@ pub fn render_json(diff: &ReportDiff) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::SnapshotInfo;
-
-    fn result(rule: &str, id: &str, status: Status) -> RuleResult {
-        RuleResult {
-            rule_id: rule.into(),
-            title: "t".into(),
-            severity: Severity::High,
-            status,
-            resource_id: id.into(),
-            resource_type: "t".into(),
-            resource_name: crate::ids::short_name(id).into(),
-            subscription_id: None,
-            resource_group: None,
-            workspace_id: None,
-            message: "m".into(),
-            evidence: vec![],
-            remediation: vec![],
-            exemption: None,
-            baseline: None,
-        }
-    }
-
-    fn report(results: Vec<RuleResult>) -> Report {
-        let info = SnapshotInfo {
-            path: "s.json".into(),
-            sha256: String::new(),
-            collected_at: String::new(),
-            tenant_id: None,
-            cloud: None,
-        };
-        Report::new(info, vec![], vec![], results)
-    }
+    use crate::test_support::{report, result};
 
     #[test]
     fn sorts_changes_into_fixed_new_and_changed() {
