@@ -16,8 +16,12 @@ pub fn normalize(id: &str) -> String {
     if !without_slash.starts_with('/') {
         out.push('/');
     }
-    for c in without_slash.chars() {
-        out.extend(c.to_lowercase());
+    // ARM ids are ASCII in practice; this runs for every id in a large tenant.
+    if without_slash.is_ascii() {
+        out.push_str(without_slash);
+        out.make_ascii_lowercase();
+    } else {
+        out.push_str(&without_slash.to_lowercase());
     }
     out
 }

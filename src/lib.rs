@@ -7,14 +7,22 @@
 //! - [`permissions`]: the effective-permission index (may P do A on R, and why);
 //! - [`policy`]: Rego rules, their METADATA registry, and parallel evaluation with regorus;
 //! - [`findings`]: results, remediation argv and shell quoting;
-//! - [`report`]: one writer per report format, written atomically;
+//! - [`gate`]: exemptions, baselines and the exit-status decision for CI;
+//! - [`report`]: one writer per report format, written atomically, and the diff of two reports;
 //! - [`collect`]: live inventory from Azure Resource Manager;
 //! - [`cli`]: the command line, which decides exit codes.
 
 pub mod cli;
 pub mod collect;
+pub mod findings;
+pub mod gate;
 pub mod ids;
 pub mod inventory;
 pub mod output;
 pub mod permissions;
+pub mod policy;
+pub mod report;
+pub mod synthetic;
+#[cfg(test)]
+mod test_support;
 pub mod time_util;

@@ -15,6 +15,16 @@ pub struct WriteError {
 
 /// Replaces `path` with `bytes` atomically, creating its directory when needed.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write(path, bytes, false)
+}
+
+/// The same, for a script a person runs: executable by its owner, readable and executable by
+/// others, as a checked-out script would be.
+pub fn write_atomically_executable(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
+    write(path, bytes, true)
+}
+
+fn write(path: &Path, bytes: &[u8], executable: bool) -> Result<(), WriteError> {
     let err = |source| WriteError {
         path: path.to_path_buf(),
         source,
@@ -30,6 +40,15 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), WriteError> {
         .tempfile_in(&dir)
         .map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
+    #[cfg(unix)]
+    if executable {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o755))
+            .map_err(err)?;
+    }
+    #[cfg(not(unix))]
+    let _ = executable;
     tmp.as_file().sync_all().map_err(err)?;
     tmp.persist(path).map_err(|e| err(e.error))?;
     Ok(())

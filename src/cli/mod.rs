@@ -6,7 +6,12 @@
 
 mod access;
 mod collect;
+mod diff;
 mod import;
+mod new_rule;
+mod rules;
+pub mod scan;
+mod test;
 
 pub use collect::{CollectArgs, exit_for as collect_exit};
 
@@ -61,6 +66,16 @@ enum Command {
     /// Inventory subscriptions live from Azure into a snapshot (exit 3 if any could not be read
     /// completely).
     Collect(collect::CollectCommandArgs),
+    /// Audit a snapshot with the bundled and your own rules; write reports; gate CI.
+    Scan(scan::ScanArgs),
+    /// Compare two JSON reports: fixed, new and changed results; exit 1 when something new fails.
+    Diff(diff::DiffArgs),
+    /// List the rule catalogue from the rules' METADATA, or generate its reference pages.
+    Rules(rules::RulesArgs),
+    /// Run the policies' `test_*` rules (bundled and yours), optionally with coverage.
+    Test(test::TestArgs),
+    /// Write a new rule and its tests, ready to edit, that pass `amlaudit test` as they are.
+    NewRule(new_rule::NewRuleArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps the outcome to an exit status.
@@ -84,6 +99,11 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Import(args) => import::run(args),
         Command::Access(args) => access::run(args),
         Command::Collect(args) => collect::run(args),
+        Command::Scan(args) => scan::run(args),
+        Command::Diff(args) => diff::run(args),
+        Command::Rules(args) => rules::run(args),
+        Command::Test(args) => test::run(args),
+        Command::NewRule(args) => new_rule::run(args),
     }
 }
 
@@ -98,6 +118,7 @@ fn init_tracing(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
 }

@@ -263,6 +263,9 @@ fn to_arm_shape(item: Value, path: &str) -> Result<Value, Problem> {
         super::types::COMPUTE if is_az_ml_compute(&obj) => {
             az_ml_compute(&mut obj, declared.as_deref())
         }
+        super::types::REGISTRY
+        | super::types::MANAGED_CLUSTER
+        | super::types::USER_ASSIGNED_IDENTITY => lift_flattened(&mut obj),
         _ => {}
     }
     if obj.get("name").is_none_or(Value::is_null) {
@@ -299,6 +302,53 @@ fn lift_into_properties(obj: &mut Map<String, Value>, fields: &[(&str, &str)]) {
     for (flat, arm) in fields {
         if let Some(v) = obj.remove(*flat) {
             props.insert((*arm).to_string(), v);
+        }
+    }
+    obj.insert("properties".into(), Value::Object(props));
+}
+
+/// Keys ARM keeps outside `properties`, and those `az resource list` adds beside a null
+/// `properties` (which must not be mistaken for flattened properties: a registry with only
+/// these would look like one whose admin user is off).
+const ENVELOPE: &[&str] = &[
+    "changedTime",
+    "createdTime",
+    "provisioningState",
+    "id",
+    "name",
+    "type",
+    "location",
+    "tags",
+    "sku",
+    "identity",
+    "kind",
+    "systemData",
+    "etag",
+    "zones",
+    "extendedLocation",
+    "managedBy",
+    "plan",
+    "resourceGroup",
+];
+
+/// `az acr show`, `az aks show` and `az identity show` print `properties` flattened into the
+/// top level; put those keys back under `properties`.
+fn lift_flattened(obj: &mut Map<String, Value>) {
+    if obj.get("properties").is_some_and(Value::is_object) {
+        return;
+    }
+    let lifted: Vec<String> = obj
+        .keys()
+        .filter(|k| !ENVELOPE.contains(&k.as_str()) && *k != "properties")
+        .cloned()
+        .collect();
+    if lifted.is_empty() {
+        return;
+    }
+    let mut props = Map::new();
+    for key in lifted {
+        if let Some(v) = obj.remove(&key) {
+            props.insert(key, v);
         }
     }
     obj.insert("properties".into(), Value::Object(props));

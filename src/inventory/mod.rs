@@ -10,6 +10,9 @@ pub mod import;
 pub mod snapshot;
 
 use std::collections::HashMap;
+use std::sync::Arc;
+
+use rayon::prelude::*;
 
 use serde_json::Value;
 
@@ -92,8 +95,11 @@ pub struct Inventory {
     by_type: HashMap<String, Vec<usize>>,
     children: HashMap<String, Vec<usize>>,
     registry_by_login_server: HashMap<String, usize>,
-    /// Role assignments, typed.
-    pub role_assignments: Vec<RoleAssignment>,
+    workspaces_by_registry: HashMap<String, Vec<usize>>,
+    /// Role assignments, typed. Their JSON is freed from `snapshot.resources` (a `null` stays in
+    /// each one's place): in a large tenant they are most of the memory, and only the permission
+    /// index reads them.
+    pub role_assignments: Arc<[RoleAssignment]>,
     /// Role definitions found in the snapshot, by lower-cased GUID.
     pub role_definitions: HashMap<String, RoleDefinition>,
     /// Management-group ancestry of each subscription (lower-cased names), when the snapshot says it.
@@ -102,25 +108,32 @@ pub struct Inventory {
 
 impl Inventory {
     /// Indexes a validated snapshot. Duplicate ids keep the last occurrence.
-    pub fn new(snapshot: Snapshot) -> Self {
+    pub fn new(mut snapshot: Snapshot) -> Self {
+        let assignment_json: Vec<Value> = snapshot
+            .resources
+            .iter_mut()
+            .filter(|r| snapshot::resource_type(r) == types::ROLE_ASSIGNMENT)
+            .map(std::mem::take)
+            .collect();
+        let role_assignments: Arc<[RoleAssignment]> = assignment_json
+            .par_iter()
+            .filter_map(role_assignment)
+            .collect();
+        drop(assignment_json);
         let mut by_id = HashMap::with_capacity(snapshot.resources.len());
         let mut by_type: HashMap<String, Vec<usize>> = HashMap::new();
         let mut children: HashMap<String, Vec<usize>> = HashMap::new();
         let mut registry_by_login_server = HashMap::new();
-        let mut role_assignments = Vec::new();
         let mut role_definitions = HashMap::new();
         let mut management_groups = HashMap::new();
 
         for (index, resource) in snapshot.resources.iter().enumerate() {
             let id = snapshot::resource_id(resource);
             let ty = snapshot::resource_type(resource);
+            if resource.is_null() {
+                continue;
+            }
             match ty.as_str() {
-                types::ROLE_ASSIGNMENT => {
-                    if let Some(a) = role_assignment(resource) {
-                        role_assignments.push(a);
-                    }
-                    continue;
-                }
                 types::ROLE_DEFINITION => {
                     if let Some(d) = role_definition(resource) {
                         role_definitions.insert(d.guid.clone(), d);
@@ -158,9 +171,23 @@ impl Inventory {
                 by_type.entry(ty).or_default().push(index);
             }
         }
+        let mut workspaces_by_registry: HashMap<String, Vec<usize>> = HashMap::new();
+        for &i in by_type.get(types::WORKSPACE).into_iter().flatten() {
+            if let Some(registry) = snapshot.resources[i]
+                .pointer("/properties/containerRegistry")
+                .and_then(Value::as_str)
+                .filter(|r| !r.is_empty())
+            {
+                workspaces_by_registry
+                    .entry(ids::normalize(registry))
+                    .or_default()
+                    .push(i);
+            }
+        }
         Inventory {
             snapshot,
             by_id,
+            workspaces_by_registry,
             by_type,
             children,
             registry_by_login_server,
@@ -218,12 +245,11 @@ impl Inventory {
         &'a self,
         registry_id: &str,
     ) -> impl Iterator<Item = &'a Value> + 'a {
-        let wanted = ids::normalize(registry_id);
-        self.of_type(types::WORKSPACE).filter(move |ws| {
-            ws.pointer("/properties/containerRegistry")
-                .and_then(Value::as_str)
-                .is_some_and(|r| ids::normalize(r) == wanted)
-        })
+        self.workspaces_by_registry
+            .get(&ids::normalize(registry_id))
+            .into_iter()
+            .flatten()
+            .filter_map(|&i| self.snapshot.resources.get(i))
     }
 }
 

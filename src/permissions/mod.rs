@@ -240,7 +240,7 @@ impl CompiledRole {
 /// The immutable index. Cheap to share: all queries take `&self`.
 #[derive(Debug)]
 pub struct PermissionIndex {
-    assignments: Vec<RoleAssignment>,
+    assignments: Arc<[RoleAssignment]>,
     /// principal → normalised scope → assignments.
     by_principal_scope: HashMap<String, HashMap<String, Vec<usize>>>,
     /// principal → assignments made at a management group.
@@ -259,7 +259,7 @@ impl PermissionIndex {
         for (guid, def) in &inventory.role_definitions {
             roles.insert(guid.clone(), Arc::new(CompiledRole::new(def)));
         }
-        let assignments = inventory.role_assignments.clone();
+        let assignments = Arc::clone(&inventory.role_assignments);
         let mut by_principal_scope: HashMap<String, HashMap<String, Vec<usize>>> = HashMap::new();
         let mut management_group_assignments: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, a) in assignments.iter().enumerate() {

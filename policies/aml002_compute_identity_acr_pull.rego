@@ -1,0 +1,146 @@
+# METADATA
+# title: Compute identities can pull from the workspace registry
+# description: >-
+#   Compute clusters pull training images with their managed identity, so some identity of every
+#   AmlCompute cluster (system-assigned or user-assigned) must effectively hold
+#   Microsoft.ContainerRegistry/registries/pull/read on the workspace registry, and on every private
+#   base-image registry listed for the workspace in the private_registries parameter. The decision
+#   comes from the permission engine (inherited scopes, management groups, custom roles, wildcards,
+#   notActions, ABAC conditions), never from a role name. A cluster created before the workspace
+#   registry existed does not get AcrPull by itself.
+# related_resources:
+#   - ref: https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#scenario-azure-container-registry-without-admin-user
+# custom:
+#   id: AML002
+#   name: compute-identity-acr-pull
+#   severity: high
+#   resource_type: Microsoft.MachineLearningServices/workspaces/computes
+#   remediation: Give the cluster a managed identity if it has none, then assign AcrPull on each registry it pulls from.
+#   frameworks: [MCSB IM-3, MCSB PA-7]
+package amlaudit.rules.compute_identity_acr_pull
+
+import data.amlaudit.lib
+import rego.v1
+
+compute := input.resource
+
+applicable if lower(object.get(compute, ["properties", "computeType"], "")) == "amlcompute"
+
+# The registries this cluster must pull from: the workspace registry and the private ones
+# listed for its workspace.
+registries := {lower(r) | some r in array.concat(workspace_registry, private_registries)}
+
+workspace_registry := [input.registry_id] if input.registry_id != null
+
+else := []
+
+private_registries := [r |
+	some key, listed in data.amlaudit.params.private_registries
+	lib.names_workspace(key, input.workspace)
+	some r in listed
+]
+
+decision(identity, registry) := lib.access(identity.principal_id, registry, lib.pull_action) if {
+	identity.principal_id != null
+} else := lib.unknown_principal(registry, lib.pull_action, sprintf("the principal id of identity %s is not in the snapshot", [identity.resource_id]))
+
+decisions := {r: [decision(identity, r) | some identity in input.identities] | some r in registries}
+
+# Per registry: ok when some identity is granted, unknown when none is but some is undecided.
+states := {r: state(ds) | some r, ds in decisions}
+
+state(ds) := "ok" if {
+	some d in ds
+	d.decision == "granted"
+} else := "unknown" if {
+	some d in ds
+	d.decision == "unknown"
+} else := "missing"
+
+missing := {r | some r, s in states; s == "missing"}
+
+undecided := {r | some r, s in states; s == "unknown"}
+
+evidence := [d | some ds in decisions; some d in ds]
+
+target := sprintf("compute `%s` of workspace `%s`", [compute.name, input.workspace.name])
+
+# Which identity a fix should grant to: the system-assigned one when there is one.
+grantee := identity if {
+	some identity in input.identities
+	identity.kind == "system_assigned"
+	identity.principal_id != null
+} else := identity if {
+	some identity in input.identities
+	identity.principal_id != null
+}
+
+identity_label(identity) := sprintf("system-assigned principal %s", [identity.principal_id]) if {
+	identity.kind == "system_assigned"
+} else := sprintf("user-assigned identity `%s` (principal %s)", [lib.name(identity.resource_id), identity.principal_id])
+
+compute_args := array.concat(
+	["--name", compute.name, "--workspace-name", input.workspace.name],
+	lib.target_args(compute.id),
+)
+
+result := {
+	"status": "not_applicable",
+	"message": sprintf("workspace `%s` has no container registry yet", [input.workspace.name]),
+} if {
+	count(registries) == 0
+} else := {
+	"status": "fail",
+	"message": sprintf("%s has no managed identity, so it cannot pull from %s", [target, concat(", ", sort([sprintf("`%s`", [lib.name(r)]) | some r in registries]))]),
+	"remediation": array.concat(
+		[{
+			"description": sprintf("Give compute `%s` a system-assigned identity", [compute.name]),
+			"argv": array.concat(["az", "ml", "compute", "update"], array.concat(compute_args, ["--identity-type", "SystemAssigned"])),
+		}],
+		[fix |
+			some r in sort([x | some x in registries])
+			fix := {
+				"description": sprintf("Then grant the new identity AcrPull on registry `%s` (its principal id is printed by the update above)", [lib.name(r)]),
+				"automatic": false,
+				"argv": ["az", "role", "assignment", "create", "--assignee-object-id", "<principal id of the new identity>", "--assignee-principal-type", "ServicePrincipal", "--role", "AcrPull", "--scope", r],
+			}
+		],
+	),
+} if {
+	count(input.identities) == 0
+} else := {
+	"status": "fail",
+	"message": sprintf("%s (%s) has no pull on %s: %s", [
+		target,
+		concat(", ", [identity_label(i) | some i in input.identities; i.principal_id != null]),
+		concat(", ", sort([sprintf("`%s`", [lib.name(r)]) | some r in missing])),
+		concat("; ", {d.summary | some r in missing; some d in decisions[r]}),
+	]),
+	"evidence": evidence,
+	"remediation": [lib.grant(grantee.principal_id, "AcrPull", registry_id, sprintf("Grant %s AcrPull on registry `%s`", [identity_label(grantee), lib.name(registry_id)])) |
+		some r in sort([x | some x in missing])
+		registry_id := original_id(r)
+	],
+} if {
+	count(missing) > 0
+} else := {
+	"status": "unknown",
+	"message": sprintf("%s: pull on %s cannot be decided: %s", [
+		target,
+		concat(", ", sort([sprintf("`%s`", [lib.name(r)]) | some r in undecided])),
+		concat("; ", {d.summary | some r in undecided; some d in decisions[r]; d.decision == "unknown"}),
+	]),
+	"evidence": evidence,
+} if {
+	count(undecided) > 0
+} else := {
+	"status": "pass",
+	"message": sprintf("%s can pull from %s", [target, concat(", ", sort([sprintf("`%s`", [lib.name(r)]) | some r in registries]))]),
+	"evidence": evidence,
+}
+
+# Registry ids as the snapshot spells them, for commands a person reads.
+original_id(lowered) := input.registry_id if {
+	input.registry_id != null
+	lower(input.registry_id) == lowered
+} else := lowered

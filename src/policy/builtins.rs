@@ -1,0 +1,71 @@
+//! Host builtins that give Rego rules the permission engine:
+//! `amlaudit.access(principal, scope, action)` and `amlaudit.data_access(principal, scope, action)`.
+//!
+//! Both return the engine's decision as an object: `decision` (`granted`, `denied` or `unknown`),
+//! `summary` (one line), `reasons`, `evidence` (each candidate assignment and why it did or did not
+//! count), `principal`, `scope`, `action`. A principal that is not a non-empty string gives
+//! `unknown`: a rule can never turn a missing identity into a pass.
+
+use std::sync::Arc;
+
+use regorus::{Engine, Value};
+
+use super::PolicyError;
+use crate::permissions::{AccessDecision, Action, Decision, PermissionIndex};
+
+/// The names of the host builtins, as rules call them.
+pub const NAMES: &[&str] = &[ACCESS, DATA_ACCESS];
+
+const ACCESS: &str = "amlaudit.access";
+const DATA_ACCESS: &str = "amlaudit.data_access";
+
+/// Registers the builtins on an engine, answering from `index`.
+pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), PolicyError> {
+    for (name, data) in [(ACCESS, false), (DATA_ACCESS, true)] {
+        let index = Arc::clone(&index);
+        engine
+            .add_extension(
+                name.to_string(),
+                3,
+                Box::new(move |args: Vec<Value>| {
+                    let text = |i: usize| -> Option<String> {
+                        args.get(i)
+                            .and_then(|v| v.as_string().ok())
+                            .map(|s| s.to_string())
+                            .filter(|s| !s.trim().is_empty())
+                    };
+                    let (Some(scope), Some(action)) = (text(1), text(2)) else {
+                        anyhow::bail!("{name}(principal, scope, action): scope and action must be non-empty strings");
+                    };
+                    let action = if data { Action::data(&action) } else { Action::control(&action) };
+                    let decision = match text(0) {
+                        Some(principal) => index.check(&principal, &scope, &action),
+                        None => AccessDecision {
+                            decision: Decision::Unknown,
+                            principal: String::new(),
+                            scope,
+                            action: action.name.clone(),
+                            data_action: data,
+                            evidence: Vec::new(),
+                            reasons: vec!["the identity's principal id is not known".to_string()],
+                        },
+                    };
+                    Ok(to_value(&decision))
+                }),
+            )
+            .map_err(|e| PolicyError::Engine(format!("registering {name}: {e:#}")))?;
+    }
+    Ok(())
+}
+
+/// The decision as the object rules see.
+pub fn to_value(decision: &AccessDecision) -> Value {
+    let mut json = serde_json::to_value(decision).unwrap_or_default();
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert(
+            "summary".into(),
+            serde_json::Value::String(decision.summary()),
+        );
+    }
+    Value::from(json)
+}

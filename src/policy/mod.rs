@@ -1,0 +1,642 @@
+//! Policy evaluation: Rego rules from `policies/` (bundled) and `--policy-dir`, their METADATA
+//! registry, and parallel evaluation with regorus.
+//!
+//! A rule is a module whose package sits under `amlaudit.rules.`; it must carry METADATA
+//! ([`metadata`]). It is evaluated once per resource of its `custom.resource_type`, with the input
+//! document of [`input`], and may define:
+//! - `applicable` (boolean; when it is declared and not true, the pair produces no result);
+//! - `result`: `{"status": "pass"|"fail"|"unknown"|"not_applicable", "message": "...",
+//!   "evidence": [...], "remediation": [{"description", "argv": [...], "automatic"?}]}`.
+//!
+//! An applicable pair whose `result` is undefined becomes `unknown` (fail closed). Other modules
+//! are libraries (`data.amlaudit.lib` ships with the bundled rules). Parameters are
+//! `data.amlaudit.params`. The engine is loaded once, then cloned per rayon worker.
+
+pub mod builtins;
+pub mod bundled;
+mod calls;
+pub mod docs;
+pub mod input;
+pub mod metadata;
+pub mod params;
+pub mod skeleton;
+pub mod testing;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rayon::prelude::*;
+use regorus::Engine;
+use serde_json::Value;
+
+use crate::findings::{Remediation, RuleResult, Status};
+use crate::ids;
+use crate::inventory::Inventory;
+use crate::permissions::PermissionIndex;
+pub use metadata::RuleMeta;
+pub use params::Params;
+
+/// Why policies could not be loaded or evaluated. Every variant names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Metadata(String),
+    #[error("rule id {id} is declared twice: in {first} and in {second}")]
+    DuplicateId {
+        id: String,
+        first: String,
+        second: String,
+    },
+    #[error("package {package} is declared by two rules: {first} and {second}")]
+    DuplicatePackage {
+        package: String,
+        first: String,
+        second: String,
+    },
+    /// A syntax or analysis error; `at` is `file:line:col` when regorus says where.
+    #[error("{at}: cannot compile {subject}: {message}")]
+    Parse {
+        file: String,
+        at: String,
+        subject: String,
+        message: String,
+    },
+    /// Found before evaluation, so a call on a path no test or resource reaches is still caught.
+    #[error(
+        "{at}: {subject} calls unknown function `{function}`: it is not a Rego builtin, an amlaudit builtin (amlaudit.access, amlaudit.data_access) or a function declared in a loaded policy"
+    )]
+    UnknownFunction {
+        file: String,
+        at: String,
+        subject: String,
+        function: String,
+    },
+    #[error("{at}: rule {rule_id} ({file}) failed on {resource_id}: {message}")]
+    Evaluation {
+        at: String,
+        file: String,
+        rule_id: String,
+        resource_id: String,
+        message: String,
+    },
+    #[error("{file}: rule {rule_id} returned a malformed result for {resource_id}: {message}")]
+    BadResult {
+        file: String,
+        rule_id: String,
+        resource_id: String,
+        message: String,
+    },
+    #[error("policy engine: {0}")]
+    Engine(String),
+}
+
+/// One `.rego` file.
+#[derive(Debug, Clone)]
+pub struct PolicySource {
+    /// How the file is named in messages: `policies/...` for bundled files, the path otherwise.
+    pub path: String,
+    pub text: String,
+    pub bundled: bool,
+}
+
+impl PolicySource {
+    /// Every file shipped in the binary.
+    pub fn bundled() -> Vec<PolicySource> {
+        bundled::FILES
+            .iter()
+            .map(|(path, text)| PolicySource {
+                path: (*path).to_string(),
+                text: (*text).to_string(),
+                bundled: true,
+            })
+            .collect()
+    }
+}
+
+/// A rule: its metadata, package and file.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    pub meta: RuleMeta,
+    pub package: String,
+    pub file: String,
+    pub bundled: bool,
+}
+
+/// Every policy module, rule and test file, read and checked but not yet compiled.
+#[derive(Debug, Clone, Default)]
+pub struct PolicySet {
+    pub modules: Vec<PolicySource>,
+    pub tests: Vec<PolicySource>,
+    pub rules: Vec<Rule>,
+}
+
+impl PolicySet {
+    /// The bundled policies plus every `.rego` file below each directory (recursively, sorted).
+    /// A user file identical to a bundled one is skipped, so pointing `--policy-dir` at a copy of
+    /// `policies/` does not declare every rule twice.
+    pub fn load(dirs: &[PathBuf]) -> Result<Self, PolicyError> {
+        let mut sources = PolicySource::bundled();
+        for dir in dirs {
+            for path in rego_files(dir)? {
+                let text = std::fs::read_to_string(&path).map_err(|source| PolicyError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+                if bundled::FILES.iter().any(|(_, t)| *t == text) {
+                    continue;
+                }
+                sources.push(PolicySource {
+                    path: path.display().to_string(),
+                    text,
+                    bundled: false,
+                });
+            }
+        }
+        Self::from_sources(sources)
+    }
+
+    /// Sorts sources into modules, tests and rules, checking every rule's METADATA.
+    pub fn from_sources(sources: Vec<PolicySource>) -> Result<Self, PolicyError> {
+        let mut set = PolicySet::default();
+        let mut ids: HashMap<String, String> = HashMap::new();
+        let mut packages: HashMap<String, String> = HashMap::new();
+        for source in sources {
+            if bundled::is_test_file(&source.path) {
+                set.tests.push(source);
+                continue;
+            }
+            let package = package_of(&source.text).unwrap_or_default();
+            if package.starts_with("amlaudit.rules.") {
+                let meta = metadata::parse(Path::new(&source.path), &source.text)
+                    .map_err(PolicyError::Metadata)?;
+                if let Some(first) = ids.insert(meta.id.to_ascii_uppercase(), source.path.clone()) {
+                    return Err(PolicyError::DuplicateId {
+                        id: meta.id,
+                        first,
+                        second: source.path,
+                    });
+                }
+                if let Some(first) = packages.insert(package.clone(), source.path.clone()) {
+                    return Err(PolicyError::DuplicatePackage {
+                        package,
+                        first,
+                        second: source.path,
+                    });
+                }
+                set.rules.push(Rule {
+                    meta,
+                    package,
+                    file: source.path.clone(),
+                    bundled: source.bundled,
+                });
+            }
+            set.modules.push(source);
+        }
+        set.rules.sort_by(|a, b| a.meta.id.cmp(&b.meta.id));
+        Ok(set)
+    }
+
+    /// A regorus engine with every module (and, when asked, every test file), the builtins and
+    /// the parameters loaded, checked for calls to unknown functions, and analysed, so that every
+    /// compile-time problem surfaces here, naming its file, line and rule, before any evaluation.
+    pub fn engine(
+        &self,
+        index: Arc<PermissionIndex>,
+        params: &Params,
+        with_tests: bool,
+    ) -> Result<Engine, PolicyError> {
+        let files = self.modules.iter().chain(
+            with_tests
+                .then_some(self.tests.iter())
+                .into_iter()
+                .flatten(),
+        );
+        self.engine_of(files, index, params)
+    }
+
+    /// An engine with the libraries (modules that are not rules) and one rule. regorus walks
+    /// every loaded module on each `data` reference, so a rule evaluated on its own runs
+    /// several times faster than among all the others.
+    pub fn rule_engine(
+        &self,
+        rule: &Rule,
+        index: Arc<PermissionIndex>,
+        params: &Params,
+    ) -> Result<Engine, PolicyError> {
+        let files = self
+            .modules
+            .iter()
+            .filter(|m| m.path == rule.file || !self.rules.iter().any(|r| r.file == m.path));
+        self.engine_of(files, index, params)
+    }
+
+    fn engine_of<'a>(
+        &self,
+        files: impl Iterator<Item = &'a PolicySource>,
+        index: Arc<PermissionIndex>,
+        params: &Params,
+    ) -> Result<Engine, PolicyError> {
+        let mut engine = Engine::new();
+        builtins::register(&mut engine, index)?;
+        for source in files {
+            engine
+                .add_policy(source.path.clone(), source.text.clone())
+                .map_err(|e| self.parse_error(&source.path, &e))?;
+        }
+        calls::check(&mut engine, builtins::NAMES, |file| self.subject_of(file))?;
+        let data = serde_json::json!({"amlaudit": {"params": params.to_json()}});
+        engine
+            .add_data(regorus::Value::from(data))
+            .map_err(|e| PolicyError::Engine(format!("{e:#}")))?;
+        // The first evaluation runs regorus's analysis (unsafe variables, recursion); doing it
+        // now reports those problems as compile errors, and clones of the engine start prepared.
+        engine
+            .eval_bool_query("true".to_string(), false)
+            .map_err(|e| {
+                let message = format!("{e:#}");
+                let file = located_file(&message).unwrap_or_default();
+                self.parse_error(&file, &e)
+            })?;
+        Ok(engine)
+    }
+
+    /// Compiles every module and test file, with the load-time checks of [`PolicySet::engine`],
+    /// without evaluating any rule: what `amlaudit rules` vouches for before listing a rule.
+    pub fn check(&self) -> Result<(), PolicyError> {
+        testing::test_engine(self).map(drop)
+    }
+
+    /// How messages name what a file holds: `rule AML001`, `tests`, or `module <package>`.
+    pub fn subject_of(&self, file: &str) -> String {
+        if let Some(rule) = self.rules.iter().find(|r| r.file == file) {
+            return format!("rule {}", rule.meta.id);
+        }
+        let source = self
+            .modules
+            .iter()
+            .chain(&self.tests)
+            .find(|s| s.path == file);
+        match source {
+            Some(s) if bundled::is_test_file(&s.path) => "tests".to_string(),
+            Some(s) => format!(
+                "module {}",
+                package_of(&s.text).unwrap_or_else(|| "(no package)".to_string())
+            ),
+            None => "policy".to_string(),
+        }
+    }
+
+    fn parse_error(&self, file: &str, e: &anyhow::Error) -> PolicyError {
+        let message = format!("{e:#}").trim_start().to_string();
+        PolicyError::Parse {
+            file: file.to_string(),
+            at: location(&message).unwrap_or_else(|| file.to_string()),
+            subject: self.subject_of(file),
+            message,
+        }
+    }
+}
+
+/// `file:line:col` from a regorus message, which points at the code as `--> file:line:col`.
+pub fn location(message: &str) -> Option<String> {
+    message.lines().find_map(|l| {
+        let at = l.trim_start().strip_prefix("--> ")?.trim();
+        (!at.is_empty()).then(|| at.to_string())
+    })
+}
+
+/// The file of a regorus message's location (the location minus `:line:col`).
+fn located_file(message: &str) -> Option<String> {
+    let at = location(message)?;
+    let mut parts = at.rsplitn(3, ':');
+    let (_col, _line) = (parts.next()?, parts.next()?);
+    parts.next().map(str::to_string)
+}
+
+fn rego_files(dir: &Path) -> Result<Vec<PathBuf>, PolicyError> {
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| PolicyError::Io { path, source }
+    };
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).map_err(io(&d))? {
+            let path = entry.map_err(io(&d))?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "rego") {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// The package a module declares.
+pub fn package_of(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        let rest = l.trim().strip_prefix("package ")?;
+        Some(rest.trim().to_string())
+    })
+}
+
+/// A loaded engine and the rules to run: evaluates every (rule, resource) pair in parallel.
+pub struct Evaluator {
+    /// One engine per rule, in `rules` order.
+    engines: Vec<Engine>,
+    rules: Vec<Rule>,
+    /// Per rule: the `applicable` query when the rule declares one, and the `result` query.
+    queries: Vec<(Option<String>, String)>,
+}
+
+// Engines are cloned into rayon workers; this fails to compile if regorus stops being Send.
+const _: fn() = || {
+    fn assert_send<T: Send + Sync>() {}
+    assert_send::<Engine>();
+};
+
+impl Evaluator {
+    pub fn new(
+        set: &PolicySet,
+        index: Arc<PermissionIndex>,
+        params: &Params,
+    ) -> Result<Self, PolicyError> {
+        // The whole set is compiled once so that problems across modules are reported as a user
+        // would expect, then each rule gets an engine of its own.
+        drop(set.engine(Arc::clone(&index), params, false)?);
+        let mut queries = Vec::with_capacity(set.rules.len());
+        let mut engines = Vec::with_capacity(set.rules.len());
+        for rule in &set.rules {
+            let engine = set.rule_engine(rule, Arc::clone(&index), params)?;
+            let declares = |name: &str| {
+                engine
+                    .has_declared_rule_rooted_at(&rule.file, name)
+                    .unwrap_or(false)
+            };
+            if !declares("result") {
+                return Err(PolicyError::Metadata(format!(
+                    "{}: rule {} declares no `result`",
+                    rule.file, rule.meta.id
+                )));
+            }
+            queries.push((
+                declares("applicable").then(|| format!("data.{}.applicable", rule.package)),
+                format!("data.{}.result", rule.package),
+            ));
+            engines.push(engine);
+        }
+        Ok(Evaluator {
+            engines,
+            rules: set.rules.clone(),
+            queries,
+        })
+    }
+
+    /// Evaluates every rule on every resource of its type; results sorted by rule and resource.
+    pub fn evaluate(&self, inventory: &Inventory) -> Result<Vec<RuleResult>, PolicyError> {
+        let mut types: Vec<String> = self
+            .rules
+            .iter()
+            .map(|r| r.meta.resource_type.to_ascii_lowercase())
+            .collect();
+        types.sort();
+        types.dedup();
+        // One input document per resource, shared by every rule on that type.
+        let subjects: HashMap<String, Vec<(&Value, regorus::Value)>> = types
+            .into_iter()
+            .map(|ty| {
+                let resources: Vec<&Value> = inventory.of_type(&ty).collect();
+                let inputs = resources
+                    .par_iter()
+                    .map(|r| (*r, regorus::Value::from(input::input_for(inventory, r))))
+                    .collect();
+                (ty, inputs)
+            })
+            .collect();
+        tracing::debug!("input documents built");
+        let work: Vec<(usize, usize)> = self
+            .rules
+            .iter()
+            .enumerate()
+            .flat_map(|(ri, rule)| {
+                let n = subjects
+                    .get(&rule.meta.resource_type.to_ascii_lowercase())
+                    .map_or(0, Vec::len);
+                (0..n).map(move |si| (ri, si))
+            })
+            .collect();
+        // Time spent per rule, for `-vv`: which rule makes a large scan slow.
+        let spent: Vec<std::sync::atomic::AtomicU64> =
+            self.rules.iter().map(|_| Default::default()).collect();
+        let results: Vec<Result<Option<RuleResult>, PolicyError>> = work
+            .par_iter()
+            .with_min_len(2048)
+            .map_init(
+                || self.engines.clone(),
+                |engines, &(ri, si)| {
+                    let rule = &self.rules[ri];
+                    let (resource, input) =
+                        &subjects[&rule.meta.resource_type.to_ascii_lowercase()][si];
+                    let started = std::time::Instant::now();
+                    let result =
+                        evaluate_one(&mut engines[ri], rule, &self.queries[ri], resource, input);
+                    spent[ri].fetch_add(
+                        started.elapsed().as_nanos() as u64,
+                        std::sync::atomic::Ordering::Relaxed,
+                    );
+                    result
+                },
+            )
+            .collect();
+        for (rule, nanos) in self.rules.iter().zip(&spent) {
+            let busy =
+                std::time::Duration::from_nanos(nanos.load(std::sync::atomic::Ordering::Relaxed));
+            tracing::debug!(rule = %rule.meta.id, ?busy, "rule evaluation time (summed over workers)");
+        }
+        let mut out = Vec::with_capacity(results.len());
+        for r in results {
+            if let Some(result) = r? {
+                out.push(result);
+            }
+        }
+        out.sort_by_cached_key(|r| (r.rule_id.clone(), ids::normalize(&r.resource_id)));
+        Ok(out)
+    }
+}
+
+fn evaluate_one(
+    engine: &mut Engine,
+    rule: &Rule,
+    (applicable_query, result_query): &(Option<String>, String),
+    resource: &Value,
+    input: &regorus::Value,
+) -> Result<Option<RuleResult>, PolicyError> {
+    let resource_id = resource
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let eval_error = |e: anyhow::Error| {
+        let message = format!("{e:#}").trim_start().to_string();
+        PolicyError::Evaluation {
+            at: location(&message).unwrap_or_else(|| rule.file.clone()),
+            file: rule.file.clone(),
+            rule_id: rule.meta.id.clone(),
+            resource_id: resource_id.to_string(),
+            message,
+        }
+    };
+    engine.set_input(input.clone());
+    // A declared `applicable` that is false or undefined (its body did not hold) skips the pair.
+    if let Some(query) = applicable_query {
+        match engine.eval_rule(query.clone()).map_err(eval_error)? {
+            regorus::Value::Bool(true) => {}
+            regorus::Value::Bool(false) | regorus::Value::Undefined => return Ok(None),
+            other => {
+                return Err(PolicyError::BadResult {
+                    file: rule.file.clone(),
+                    rule_id: rule.meta.id.clone(),
+                    resource_id: resource_id.to_string(),
+                    message: format!("`applicable` must be a boolean, got {other}"),
+                });
+            }
+        }
+    }
+    let output = engine.eval_rule(result_query.clone()).map_err(eval_error)?;
+    let mut result = base_result(rule, resource);
+    if output == regorus::Value::Undefined {
+        result.status = Status::Unknown;
+        result.message = format!(
+            "rule {} produced no result for this resource (an input it needs is missing or malformed)",
+            rule.meta.id
+        );
+        return Ok(Some(result));
+    }
+    let output = serde_json::to_value(&output).unwrap_or_default();
+    fill_from_output(&mut result, &output).map_err(|message| PolicyError::BadResult {
+        file: rule.file.clone(),
+        rule_id: rule.meta.id.clone(),
+        resource_id: resource_id.to_string(),
+        message,
+    })?;
+    Ok(Some(result))
+}
+
+fn base_result(rule: &Rule, resource: &Value) -> RuleResult {
+    let id = resource
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let ty = resource
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let normalized = ids::normalize(id);
+    let workspace_id = if ty.eq_ignore_ascii_case(crate::inventory::types::WORKSPACE) {
+        Some(id.to_string())
+    } else if ty
+        .to_ascii_lowercase()
+        .starts_with(crate::inventory::types::WORKSPACE)
+    {
+        ids::parent_of(&normalized).map(|p| id[..p.len()].to_string())
+    } else {
+        None
+    };
+    RuleResult {
+        rule_id: rule.meta.id.clone(),
+        title: rule.meta.title.clone(),
+        severity: rule.meta.severity,
+        status: Status::Unknown,
+        resource_id: id.to_string(),
+        resource_type: ty.to_string(),
+        resource_name: resource
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| ids::short_name(id))
+            .to_string(),
+        subscription_id: ids::subscription_of(id),
+        resource_group: ids::resource_group_of(id).map(str::to_string),
+        workspace_id,
+        message: String::new(),
+        evidence: Vec::new(),
+        remediation: Vec::new(),
+        exemption: None,
+        baseline: None,
+    }
+}
+
+fn fill_from_output(result: &mut RuleResult, output: &Value) -> Result<(), String> {
+    let obj = output
+        .as_object()
+        .ok_or_else(|| format!("`result` must be an object, got {output}"))?;
+    let status = obj
+        .get("status")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    result.status = match Status::parse(status) {
+        Some(s) if s != Status::Exempt => s,
+        _ => {
+            return Err(format!(
+                "`status` must be pass, fail, unknown or not_applicable, got {:?}",
+                obj.get("status")
+            ));
+        }
+    };
+    result.message = obj
+        .get("message")
+        .and_then(Value::as_str)
+        .filter(|m| !m.trim().is_empty())
+        .ok_or("`message` must be a non-empty string")?
+        .to_string();
+    if let Some(evidence) = obj.get("evidence") {
+        result.evidence = evidence
+            .as_array()
+            .ok_or("`evidence` must be an array")?
+            .clone();
+    }
+    if let Some(fixes) = obj.get("remediation") {
+        for (i, fix) in fixes
+            .as_array()
+            .ok_or("`remediation` must be an array")?
+            .iter()
+            .enumerate()
+        {
+            let argv: Vec<String> = fix
+                .get("argv")
+                .and_then(Value::as_array)
+                .and_then(|a| {
+                    a.iter()
+                        .map(|v| v.as_str().map(str::to_string))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .filter(|a| !a.is_empty())
+                .ok_or_else(|| {
+                    format!("remediation[{i}].argv must be a non-empty array of strings")
+                })?;
+            let description = fix
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            let automatic = fix
+                .get("automatic")
+                .and_then(Value::as_bool)
+                .unwrap_or(true);
+            result
+                .remediation
+                .push(Remediation::new(description, argv, automatic));
+        }
+    }
+    if result.status == Status::Fail && result.remediation.is_empty() {
+        return Err("a `fail` result must carry remediation".to_string());
+    }
+    Ok(())
+}

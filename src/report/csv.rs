@@ -1,0 +1,122 @@
+//! The CSV report: RFC 4180, every field quoted, one row per result, with cells that a
+//! spreadsheet would run as a formula neutralised (OWASP CSV injection).
+//!
+//! The columns of issue 3 come first and keep their order; `exemption` (justification, owner or
+//! ticket, expiry) and `baseline` (`new` or `baselined`) were appended, so readers that pick
+//! columns by position still work.
+
+use super::Report;
+use crate::findings::RuleResult;
+
+pub const COLUMNS: &[&str] = &[
+    "subscription_id",
+    "resource_group",
+    "resource_type",
+    "resource_name",
+    "resource_id",
+    "workspace",
+    "rule_id",
+    "title",
+    "severity",
+    "status",
+    "message",
+    "remediation",
+    "exemption",
+    "baseline",
+];
+
+/// A cell that starts with `=`, `+`, `-`, `@`, tab, CR or LF is prefixed with `'`, so
+/// spreadsheets show it as text instead of evaluating it.
+pub fn neutralize(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') => format!("'{cell}"),
+        _ => cell.to_string(),
+    }
+}
+
+fn row(r: &RuleResult) -> Vec<String> {
+    let workspace = r
+        .workspace_id
+        .as_deref()
+        .map(crate::ids::short_name)
+        .unwrap_or_default();
+    let remediation = r
+        .remediation
+        .iter()
+        .map(|f| f.command.as_str())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let exemption = r.exemption.as_ref().map(exemption_cell).unwrap_or_default();
+    [
+        r.subscription_id.as_deref().unwrap_or_default(),
+        r.resource_group.as_deref().unwrap_or_default(),
+        &r.resource_type,
+        &r.resource_name,
+        &r.resource_id,
+        workspace,
+        &r.rule_id,
+        &r.title,
+        r.severity.as_str(),
+        r.status.as_str(),
+        &r.message,
+        &remediation,
+        &exemption,
+        r.baseline.as_deref().unwrap_or_default(),
+    ]
+    .iter()
+    .map(|c| neutralize(c))
+    .collect()
+}
+
+/// `justification (owner o, ticket t, expires e)`.
+fn exemption_cell(e: &serde_json::Value) -> String {
+    let field = |k: &str| e.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty());
+    let details: Vec<String> = [
+        ("owner", "owner"),
+        ("ticket", "ticket"),
+        ("expires", "expires"),
+    ]
+    .iter()
+    .filter_map(|(key, label)| field(key).map(|v| format!("{label} {v}")))
+    .collect();
+    format!(
+        "{} ({})",
+        field("justification").unwrap_or_default(),
+        details.join(", ")
+    )
+}
+
+pub fn render(report: &Report) -> Vec<u8> {
+    let mut writer = csv::WriterBuilder::new()
+        .quote_style(csv::QuoteStyle::Always)
+        .terminator(csv::Terminator::CRLF)
+        .from_writer(Vec::new());
+    // Writing to a Vec cannot fail.
+    let _ = writer.write_record(COLUMNS);
+    for r in &report.results {
+        let _ = writer.write_record(row(r));
+    }
+    writer.into_inner().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised() {
+        for bad in [
+            "=HYPERLINK(\"x\")",
+            "+1",
+            "-1",
+            "@SUM(A1)",
+            "\tx",
+            "\rx",
+            "\nx",
+        ] {
+            assert!(neutralize(bad).starts_with('\''), "{bad:?}");
+        }
+        assert_eq!(neutralize("mlacr"), "mlacr");
+        assert_eq!(neutralize("/subscriptions/x"), "/subscriptions/x");
+    }
+}

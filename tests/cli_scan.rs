@@ -1,0 +1,448 @@
+//! `amlaudit scan`, run as a user runs it: the demo tenant's exact results, the report files,
+//! exit codes, CSV escaping, quoting of hostile names, and clear errors for broken input.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use serde_json::{Value, json};
+
+fn amlaudit() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_amlaudit"));
+    cmd.env_remove("RUST_LOG").env("NO_COLOR", "1");
+    cmd
+}
+
+fn demo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo-tenant.json")
+}
+
+fn scan(snapshot: &Path, out: &Path) -> Command {
+    let mut cmd = amlaudit();
+    cmd.arg("scan")
+        .arg("--snapshot")
+        .arg(snapshot)
+        .arg("--out-dir")
+        .arg(out);
+    cmd
+}
+
+fn report(out: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(out.join("findings.json")).unwrap()).unwrap()
+}
+
+const EXPECTED_DEMO: &[(&str, &str, &str)] = &[
+    ("AML001", "contosobaseimages", "pass"),
+    ("AML001", "mlacrbuild", "pass"),
+    ("AML001", "mlacrcmk", "pass"),
+    ("AML001", "mlacrdev", "pass"),
+    ("AML001", "mlacrlegacy", "pass"),
+    ("AML001", "mlacrprod", "pass"),
+    ("AML001", "mlacrsandbox", "fail"),
+    ("AML001", "partnerimages", "pass"),
+    ("AML002", "build-cluster", "unknown"),
+    ("AML002", "cpu-cluster", "pass"),
+    ("AML002", "dev-cluster", "fail"),
+    ("AML002", "dev-cluster-2", "fail"),
+    ("AML002", "dev-cluster-3", "unknown"),
+    ("AML002", "dev-cluster-4", "pass"),
+    ("AML002", "gpu-cluster", "pass"),
+    ("AML002", "legacy-cluster", "fail"),
+    ("AML002", "shared-cluster", "unknown"),
+    ("AML002", "train-cmk", "pass"),
+    ("AML003", "aks-scoring-mi", "fail"),
+    ("AML003", "aks-scoring-sp", "pass"),
+    ("AML004", "mlw-aci-legacy", "not_applicable"),
+    ("AML004", "mlw-build", "not_applicable"),
+    ("AML004", "mlw-dev", "not_applicable"),
+    ("AML004", "mlw-dev-cmk", "fail"),
+    ("AML004", "mlw-dev-uai", "not_applicable"),
+    ("AML004", "mlw-prod", "not_applicable"),
+    ("AML004", "mlw-prod-cmk", "pass"),
+    ("AML004", "mlw-sandbox", "not_applicable"),
+    ("AML004", "mlw-shared-acr", "not_applicable"),
+    ("AML005", "partner-images", "fail"),
+    ("AML005", "private-base-images", "pass"),
+    ("AML006", "mlw-dev-uai", "fail"),
+    ("AML006", "mlw-prod-cmk", "pass"),
+    ("AML007", "mlw-aci-legacy", "fail"),
+    ("AML007", "mlw-dev", "pass"),
+];
+
+fn triples(report: &Value) -> BTreeSet<(String, String, String)> {
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["rule_id"].as_str().unwrap().to_string(),
+                r["resource_name"].as_str().unwrap().to_string(),
+                r["status"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_demo_tenant_gives_exactly_the_documented_results() {
+    let out = tempfile::tempdir().unwrap();
+    scan(&demo(), out.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("AML001"))
+        .stdout(predicate::str::contains("mlacrsandbox"))
+        .stdout(predicate::str::contains("Reports written to"));
+    let report = report(out.path());
+    let expected: BTreeSet<(String, String, String)> = EXPECTED_DEMO
+        .iter()
+        .map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string()))
+        .collect();
+    assert_eq!(triples(&report), expected);
+    assert_eq!(
+        report["results"].as_array().unwrap().len(),
+        EXPECTED_DEMO.len(),
+        "one result per (rule, resource)"
+    );
+}
+
+#[test]
+fn the_json_report_carries_run_metadata_evidence_and_remediation() {
+    let out = tempfile::tempdir().unwrap();
+    scan(&demo(), out.path()).assert().code(1);
+    let report = report(out.path());
+    assert_eq!(report["amlaudit_report"], 1);
+    assert_eq!(report["tool_version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(report["snapshot"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(report["snapshot"]["collected_at"], "2026-11-20T09:30:00Z");
+    assert_eq!(report["summary"]["total"], EXPECTED_DEMO.len());
+    assert_eq!(report["summary"]["by_rule"]["AML002"]["fail"], 3);
+    let results = report["results"].as_array().unwrap();
+    let find = |rule: &str, name: &str| {
+        results
+            .iter()
+            .find(|r| r["rule_id"] == rule && r["resource_name"] == name)
+            .unwrap()
+    };
+
+    // Every fail carries argv remediation with the real ids, rendered for a shell.
+    for r in results.iter().filter(|r| r["status"] == "fail") {
+        let fixes = r["remediation"].as_array().unwrap();
+        assert!(!fixes.is_empty(), "{r}");
+        for f in fixes {
+            let argv: Vec<String> = f["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect();
+            assert_eq!(argv[0], "az");
+            assert_eq!(shlex::split(f["command"].as_str().unwrap()).unwrap(), argv);
+        }
+    }
+    let sandbox = find("AML001", "mlacrsandbox");
+    assert_eq!(
+        sandbox["remediation"][0]["command"],
+        "az acr update --name mlacrsandbox --resource-group rg-ml-dev --subscription ec7ac8ad-1b2b-406b-aae1-2c972399d29d --admin-enabled false"
+    );
+    let dev = find("AML002", "dev-cluster");
+    let argv = dev["remediation"][0]["argv"].as_array().unwrap();
+    assert_eq!(
+        argv[..4],
+        [
+            json!("az"),
+            json!("role"),
+            json!("assignment"),
+            json!("create")
+        ]
+    );
+    assert!(argv.contains(&json!("07ddd33d-2e9e-466d-abce-3acd197f957f")));
+    assert!(argv.contains(&json!("--assignee-principal-type")));
+    // The specific message and the engine's evidence.
+    let message = dev["message"].as_str().unwrap();
+    assert!(
+        message.contains("compute `dev-cluster`") && message.contains("`mlacrdev`"),
+        "{message}"
+    );
+    assert!(message.contains("no applicable assignment grants action Microsoft.ContainerRegistry/registries/pull/read"), "{message}");
+    assert_eq!(dev["evidence"][0]["decision"], "denied");
+    // The ACI exception names the workspace that needs the admin user.
+    assert!(
+        find("AML001", "mlacrdev")["message"]
+            .as_str()
+            .unwrap()
+            .contains("`mlw-dev`")
+    );
+    // A compute without identity gets one first, then (manually) its role.
+    let legacy = find("AML002", "legacy-cluster");
+    assert!(
+        legacy["remediation"][0]["command"]
+            .as_str()
+            .unwrap()
+            .contains("--identity-type SystemAssigned")
+    );
+    assert_eq!(legacy["remediation"][1]["automatic"], false);
+    assert_eq!(
+        find("AML002", "build-cluster")["evidence"][0]["decision"],
+        "unknown"
+    );
+}
+
+#[test]
+fn the_csv_report_has_the_documented_columns_and_one_row_per_result() {
+    let out = tempfile::tempdir().unwrap();
+    scan(&demo(), out.path()).assert().code(1);
+    let text = std::fs::read_to_string(out.path().join("findings.csv")).unwrap();
+    assert!(text.starts_with("\"subscription_id\",\"resource_group\",\"resource_type\",\"resource_name\",\"resource_id\",\"workspace\",\"rule_id\",\"title\",\"severity\",\"status\",\"message\",\"remediation\","));
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), EXPECTED_DEMO.len());
+    let row = rows.iter().find(|r| &r[3] == "dev-cluster").unwrap();
+    assert_eq!((&row[5], &row[6], &row[9]), ("mlw-dev", "AML002", "fail"));
+    assert!(row[11].starts_with("az role assignment create"));
+    // Every field is quoted.
+    for line in text.lines().take(3) {
+        assert!(line.starts_with('"') && line.ends_with('"'), "{line}");
+    }
+}
+
+#[test]
+fn format_json_prints_the_report_instead_of_the_table() {
+    let out = tempfile::tempdir().unwrap();
+    let stdout = scan(&demo(), out.path())
+        .args(["--format", "json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let printed: Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(printed["results"], report(out.path())["results"]);
+    assert!(out.path().join("findings.csv").exists());
+}
+
+#[test]
+fn exit_codes_follow_the_gate() {
+    let out = tempfile::tempdir().unwrap();
+    scan(&demo(), out.path()).assert().code(1);
+    // Failures are high and medium: gating on critical leaves the unknowns, so exit 3.
+    scan(&demo(), out.path())
+        .args(["--fail-on", "critical"])
+        .assert()
+        .code(3);
+    scan(&demo(), out.path())
+        .args(["--fail-on", "critical", "--allow-unknown"])
+        .assert()
+        .code(0);
+    scan(&demo(), out.path())
+        .args(["--no-fail"])
+        .assert()
+        .code(0);
+    scan(&demo(), out.path())
+        .args(["--quiet"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::is_empty());
+    // --severity only filters the table.
+    scan(&demo(), out.path())
+        .args(["--severity", "high"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("aks-scoring-mi").not());
+    scan(&demo(), out.path())
+        .args(["--fail-on", "bogus"])
+        .assert()
+        .code(2);
+}
+
+fn snapshot_with(dir: &Path, scopes: Value, resources: Value) -> PathBuf {
+    let path = dir.join("snapshot.json");
+    let doc = json!({"amlaudit_snapshot": 1, "collected_at": "2026-11-01T00:00:00Z", "tenant_id": null, "cloud": "AzureCloud", "scopes": scopes, "resources": resources});
+    std::fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    path
+}
+
+fn registry(name: &str, admin: bool) -> Value {
+    json!({
+        "id": format!("/subscriptions/11111111-1111-4111-8111-111111111111/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/{name}"),
+        "type": "Microsoft.ContainerRegistry/registries",
+        "name": name,
+        "properties": {"adminUserEnabled": admin, "loginServer": format!("{name}.azurecr.io")}
+    })
+}
+
+#[test]
+fn a_clean_complete_snapshot_exits_zero_and_a_partial_one_three() {
+    let dir = tempfile::tempdir().unwrap();
+    let complete =
+        json!([{"subscription_id": "11111111-1111-4111-8111-111111111111", "status": "complete"}]);
+    let snap = snapshot_with(dir.path(), complete, json!([registry("clean", false)]));
+    scan(&snap, &dir.path().join("out")).assert().code(0);
+    let partial = json!([{"subscription_id": "11111111-1111-4111-8111-111111111111", "status": "partial",
+        "errors": [{"resource_type": "Microsoft.Authorization/roleAssignments", "message": "forbidden", "http_status": 403}]}]);
+    let snap = snapshot_with(dir.path(), partial, json!([registry("clean", false)]));
+    scan(&snap, &dir.path().join("out"))
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains(
+            "Not read completely: 11111111-1111-4111-8111-111111111111",
+        ));
+}
+
+#[test]
+fn hostile_names_are_escaped_in_csv_and_quoted_in_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let scopes =
+        json!([{"subscription_id": "11111111-1111-4111-8111-111111111111", "status": "complete"}]);
+    let names = [
+        "=HYPERLINK(\"http://x\")",
+        "a b'c",
+        "$(touch pwned)",
+        "@SUM(1)",
+    ];
+    let snap = snapshot_with(
+        dir.path(),
+        scopes,
+        Value::Array(names.iter().map(|n| registry(n, true)).collect()),
+    );
+    let out = dir.path().join("out");
+    scan(&snap, &out).current_dir(dir.path()).assert().code(1);
+    let text = std::fs::read_to_string(out.join("findings.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let cells: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap()[3].to_string())
+        .collect();
+    assert!(
+        cells.contains(&"'=HYPERLINK(\"http://x\")".to_string()),
+        "{cells:?}"
+    );
+    assert!(cells.contains(&"'@SUM(1)".to_string()), "{cells:?}");
+    let report = report(&out);
+    for r in report["results"].as_array().unwrap() {
+        let fix = &r["remediation"][0];
+        let argv: Vec<String> = fix["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(
+            shlex::split(fix["command"].as_str().unwrap()).unwrap(),
+            argv
+        );
+    }
+    // Running a rendered command through a real shell passes the hostile name as one argument.
+    let hostile = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["resource_name"] == "$(touch pwned)")
+        .unwrap();
+    let command = hostile["remediation"][0]["command"]
+        .as_str()
+        .unwrap()
+        .replacen("az ", "printf '%s\\n' ", 1);
+    let printed = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&command)
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&printed.stdout)
+            .lines()
+            .any(|l| l == "$(touch pwned)")
+    );
+    assert!(!dir.path().join("pwned").exists());
+}
+
+#[test]
+fn a_broken_snapshot_is_a_clear_error_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("broken.json");
+    std::fs::write(
+        &snap,
+        "{\"amlaudit_snapshot\": 1,\n \"resources\": [\n  {\"id\": }\n]}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    scan(&snap, &out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "broken.json:3:10: not valid JSON: expected value",
+        ));
+    assert!(!out.exists());
+    let not_a_snapshot = dir.path().join("list.json");
+    std::fs::write(&not_a_snapshot, r#"{"value": []}"#).unwrap();
+    scan(&not_a_snapshot, &out)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "list.json: at $.amlaudit_snapshot: missing: not an amlaudit snapshot",
+        ));
+}
+
+#[test]
+fn a_broken_policy_names_its_file_and_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(
+        policies.join("x001.rego"),
+        "# METADATA\n# title: X\n# description: X\n# custom:\n#   id: X001\n#   severity: low\n#   resource_type: Microsoft.ContainerRegistry/registries\n#   remediation: X\npackage amlaudit.rules.x001\n\nimport rego.v1\n\nresult := {\"status\": \"pass\" \"message\": \"x\"}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    scan(&demo(), &out)
+        .arg("--policy-dir")
+        .arg(&policies)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("x001.rego"))
+        .stderr(predicate::str::contains(":13:"));
+    assert!(!out.exists());
+
+    // A runtime error names the rule, the file and the resource.
+    std::fs::write(
+        policies.join("x001.rego"),
+        "# METADATA\n# title: X\n# description: X\n# custom:\n#   id: X001\n#   severity: low\n#   resource_type: Microsoft.ContainerRegistry/registries\n#   remediation: X\npackage amlaudit.rules.x001\n\nimport rego.v1\n\nresult := {\"status\": \"pass\", \"message\": sprintf(\"%s\", [1 / 0])}\n",
+    )
+    .unwrap();
+    scan(&demo(), &out)
+        .arg("--policy-dir")
+        .arg(&policies)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("x001.rego"))
+        .stderr(predicate::str::contains("X001"));
+    assert!(!out.exists());
+}
+
+#[test]
+fn a_user_rule_runs_beside_the_bundled_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let policies = dir.path().join("policies");
+    std::fs::create_dir(&policies).unwrap();
+    std::fs::write(
+        policies.join("corp001.rego"),
+        "# METADATA\n# title: Registries are Premium\n# description: Corporate standard.\n# custom:\n#   id: CORP001\n#   severity: low\n#   resource_type: Microsoft.ContainerRegistry/registries\n#   remediation: Upgrade the SKU.\npackage amlaudit.rules.corp001\n\nimport rego.v1\n\nresult := {\"status\": \"pass\", \"message\": \"premium\"} if input.resource.sku.name == \"Premium\"\n\nelse := {\"status\": \"fail\", \"message\": \"not premium\", \"remediation\": [{\"description\": \"upgrade\", \"argv\": [\"az\", \"acr\", \"update\", \"--name\", input.name, \"--sku\", \"Premium\"]}]}\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    scan(&demo(), &out)
+        .arg("--policy-dir")
+        .arg(&policies)
+        .assert()
+        .code(1);
+    let report = report(&out);
+    let corp: Vec<&Value> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["rule_id"] == "CORP001")
+        .collect();
+    assert_eq!(corp.len(), 8);
+}
