@@ -18,6 +18,7 @@ use crate::output::write_atomically;
 
 /// Where to collect from and how: shared by every subcommand that reads Azure live.
 #[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Live collection")]
 pub struct CollectArgs {
     /// A subscription to collect (repeatable, or several after one flag).
     #[arg(long = "subscription", value_name = "SUB", num_args = 1.., conflicts_with = "all_subscriptions")]
@@ -58,9 +59,6 @@ pub struct CollectArgs {
     /// use a small value to stay fast.
     #[arg(long, value_name = "SECONDS", default_value = "120", value_parser = parse_seconds)]
     pub max_retry_wait: Duration,
-    /// No progress display and no summary on stderr.
-    #[arg(short, long)]
-    pub quiet: bool,
 }
 
 fn parse_seconds(raw: &str) -> Result<Duration, String> {
@@ -81,8 +79,8 @@ impl CollectArgs {
         self.all_subscriptions || !self.subscriptions.is_empty()
     }
 
-    /// The library settings these flags stand for.
-    pub fn settings(&self) -> CollectSettings {
+    /// The library settings these flags stand for; `progress` asks for the display on stderr.
+    pub fn settings(&self, progress: bool) -> CollectSettings {
         let subscriptions = if self.all_subscriptions {
             Subscriptions::All
         } else {
@@ -99,17 +97,19 @@ impl CollectArgs {
             request_timeout: self.request_timeout,
             max_retries: self.max_retries,
             max_retry_wait: self.max_retry_wait,
-            progress: !self.quiet,
+            progress,
         }
     }
 
-    /// Authenticates, collects, and tells the user on stderr what was used and what could not be
-    /// read.
-    pub fn collect(&self) -> Result<Collection, CollectError> {
-        let collector = Collector::connect(&self.settings())?;
-        eprintln!("authenticated with {}", collector.credential());
+    /// Authenticates, collects, and (unless `quiet`) shows progress and tells the user on stderr
+    /// which credential was used and what could not be read.
+    pub fn collect(&self, quiet: bool) -> Result<Collection, CollectError> {
+        let collector = Collector::connect(&self.settings(!quiet))?;
+        if !quiet {
+            eprintln!("authenticated with {}", collector.credential());
+        }
         let collection = collector.run()?;
-        if !self.quiet {
+        if !quiet {
             print_summary(&collection);
         }
         Ok(collection)
@@ -123,20 +123,23 @@ pub struct CollectCommandArgs {
     /// Where to write the snapshot; `-` or nothing writes it to stdout.
     #[arg(short, long, value_name = "SNAPSHOT")]
     pub output: Option<PathBuf>,
+    /// No progress display and nothing on stderr but errors.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 pub fn run(args: CollectCommandArgs) -> anyhow::Result<Exit> {
     if !args.collect.is_requested() {
         anyhow::bail!("name at least one --subscription SUB, or --all-subscriptions");
     }
-    let collection = args.collect.collect()?;
+    let collection = args.collect.collect(args.quiet)?;
     let bytes = collection.snapshot.to_json_bytes();
     match args.output.as_deref() {
         None => write_stdout(&bytes)?,
         Some(p) if p.as_os_str() == "-" => write_stdout(&bytes)?,
         Some(path) => {
             write_atomically(path, &bytes).context("writing the snapshot")?;
-            if !args.collect.quiet {
+            if !args.quiet {
                 eprintln!("wrote {}", path.display());
             }
         }

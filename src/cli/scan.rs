@@ -1,8 +1,10 @@
-//! `amlaudit scan`: load a snapshot, evaluate every rule in parallel, apply exemptions and the
-//! baseline, write the reports, and decide the exit status from the gate.
+//! `amlaudit scan`: load a snapshot (or collect one live with `--subscription`), evaluate every
+//! rule in parallel, apply exemptions and the baseline, write the reports, and decide the exit
+//! status from the gate.
 //!
 //! Every input (snapshot, parameters, policies, exemptions, baseline) is read and checked before
-//! anything is written, so an input error exits 2 and leaves the output directory as it was.
+//! anything is written, so an input error exits 2 and leaves the output directory as it was. A
+//! live scan checks them before it starts collecting, so a typo costs seconds, not a collection.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -14,18 +16,26 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::Exit;
+use super::collect::CollectArgs;
 use crate::findings::Severity;
 use crate::gate::{Baseline, Exemptions, Gate, Verdict};
 use crate::inventory::{Inventory, Snapshot};
+use crate::output::write_atomically;
 use crate::permissions::PermissionIndex;
 use crate::policy::{Evaluator, Params, PolicySet};
 use crate::report::{self, Format, Report, SnapshotInfo};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
-    /// The snapshot to audit (from `amlaudit import` or `amlaudit collect`).
-    #[arg(long, value_name = "SNAPSHOT")]
-    pub snapshot: PathBuf,
+    /// The snapshot to audit (from `amlaudit import` or `amlaudit collect`); or collect one live
+    /// with --subscription / --all-subscriptions.
+    #[arg(
+        long,
+        value_name = "SNAPSHOT",
+        required_unless_present_any = ["subscriptions", "all_subscriptions"],
+        conflicts_with_all = ["subscriptions", "all_subscriptions"]
+    )]
+    pub snapshot: Option<PathBuf>,
     /// A directory of your own rules (repeatable); evaluated with the bundled ones.
     #[arg(long = "policy-dir", value_name = "DIR")]
     pub policy_dirs: Vec<PathBuf>,
@@ -66,21 +76,33 @@ pub struct ScanArgs {
     /// Print nothing on stdout or stderr but errors.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Where to keep the snapshot a live scan collected, as evidence of what was audited.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "snapshot",
+        help_heading = "Live collection"
+    )]
+    pub save_snapshot: Option<PathBuf>,
+    #[command(flatten)]
+    pub collect: CollectArgs,
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
+    let Some(path) = args.snapshot.clone() else {
+        return scan_live(&args);
+    };
     let started = std::time::Instant::now();
-    let bytes = std::fs::read(&args.snapshot)
-        .with_context(|| format!("{}: cannot read", args.snapshot.display()))?;
+    let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
     let (sha256, snapshot) = rayon::join(
         || hex(&Sha256::digest(&bytes)),
-        || Snapshot::from_slice(&args.snapshot, &bytes),
+        || Snapshot::from_slice(&path, &bytes),
     );
     let snapshot = snapshot?;
     drop(bytes);
     tracing::info!(resources = snapshot.resources.len(), elapsed = ?started.elapsed(), "snapshot read");
     let info = SnapshotInfo {
-        path: args.snapshot.display().to_string(),
+        path: path.display().to_string(),
         sha256,
         collected_at: snapshot.collected_at.clone(),
         tenant_id: snapshot.tenant_id.clone(),
@@ -89,23 +111,86 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
     audit(snapshot, info, &args)
 }
 
+/// `scan --subscription`: checks the other inputs, collects, keeps the evidence if asked, then
+/// audits exactly as `--snapshot` would. The report names the saved file (or the live
+/// collection) and the SHA-256 of the snapshot's bytes, which are the saved file's bytes.
+fn scan_live(args: &ScanArgs) -> anyhow::Result<Exit> {
+    let inputs = Inputs::load(args)?;
+    let collection = args.collect.collect(args.quiet)?;
+    let bytes = collection.snapshot.to_json_bytes();
+    let path = match &args.save_snapshot {
+        Some(path) => {
+            write_atomically(path, &bytes).context("saving the collected snapshot")?;
+            path.display().to_string()
+        }
+        None => format!(
+            "(collected live from {} subscription(s))",
+            collection.snapshot.scopes.len()
+        ),
+    };
+    let snapshot = collection.snapshot;
+    let info = SnapshotInfo {
+        path,
+        sha256: hex(&Sha256::digest(&bytes)),
+        collected_at: snapshot.collected_at.clone(),
+        tenant_id: snapshot.tenant_id.clone(),
+        cloud: Some(snapshot.cloud.clone()),
+    };
+    drop(bytes);
+    audit_with(snapshot, info, inputs, args)
+}
+
+/// Everything besides the snapshot that an audit reads.
+struct Inputs {
+    params: Params,
+    exemptions: Option<Exemptions>,
+    baseline: Option<(String, Baseline)>,
+    policies: PolicySet,
+}
+
+impl Inputs {
+    fn load(args: &ScanArgs) -> anyhow::Result<Self> {
+        let params = match &args.params {
+            Some(path) => Params::load(path)?,
+            None => Params::default(),
+        };
+        let exemptions = args
+            .exemptions
+            .as_deref()
+            .map(Exemptions::load)
+            .transpose()?;
+        let baseline = args
+            .baseline
+            .as_deref()
+            .map(|path| Baseline::load(path).map(|b| (path.display().to_string(), b)))
+            .transpose()?;
+        let policies = PolicySet::load(&args.policy_dirs)?;
+        Ok(Inputs {
+            params,
+            exemptions,
+            baseline,
+            policies,
+        })
+    }
+}
+
 /// Audits a snapshot already in memory (from a file or a live collection).
 pub fn audit(snapshot: Snapshot, info: SnapshotInfo, args: &ScanArgs) -> anyhow::Result<Exit> {
-    let params = match &args.params {
-        Some(path) => Params::load(path)?,
-        None => Params::default(),
-    };
-    let exemptions = args
-        .exemptions
-        .as_deref()
-        .map(Exemptions::load)
-        .transpose()?;
-    let baseline = args
-        .baseline
-        .as_deref()
-        .map(|path| Baseline::load(path).map(|b| (path.display().to_string(), b)))
-        .transpose()?;
-    let policies = PolicySet::load(&args.policy_dirs)?;
+    audit_with(snapshot, info, Inputs::load(args)?, args)
+}
+
+fn audit_with(
+    snapshot: Snapshot,
+    info: SnapshotInfo,
+    inputs: Inputs,
+    args: &ScanArgs,
+) -> anyhow::Result<Exit> {
+    let Inputs {
+        params,
+        exemptions,
+        baseline,
+        policies,
+    } = inputs;
     let started = std::time::Instant::now();
     let inventory = Inventory::new(snapshot);
     let index = Arc::new(PermissionIndex::new(&inventory));
