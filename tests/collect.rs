@@ -569,3 +569,32 @@ fn access_answers_the_same_from_the_collected_snapshot() {
         BTreeSet::from(["denied".to_string(), "granted".into(), "unknown".into()])
     );
 }
+
+#[test]
+fn a_configured_credential_that_fails_is_an_error_before_any_request() {
+    let (tenant, s1, _) = demo_subscriptions();
+    let fake = FakeAzure::start(tenant, Config::default());
+    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_amlaudit"));
+    let assert = cmd
+        .env_clear()
+        .env("IDENTITY_ENDPOINT", fake.identity_endpoint())
+        .env("IDENTITY_HEADER", "not-the-right-secret")
+        .args([
+            "collect",
+            "--arm-endpoint",
+            &fake.url,
+            "--subscription",
+            &s1,
+        ])
+        .timeout(Duration::from_secs(60))
+        .assert()
+        .code(2);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).to_string();
+    // The managed identity was configured, so the chain stops there instead of trying `az`.
+    assert!(
+        stderr.contains("authentication failed: managed identity (IDENTITY_ENDPOINT)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Azure CLI"), "{stderr}");
+    assert!(fake.hits().is_empty(), "no ARM request without a token");
+}

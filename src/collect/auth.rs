@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use azure_core::credentials::{AccessToken, Secret, TokenCredential};
-use azure_core::http::ClientOptions;
+use azure_core::http::{ClientOptions, ExponentialRetryOptions, RetryOptions};
 use azure_identity::{
     AzureCliCredential, AzureDeveloperCliCredential, ClientAssertionCredentialOptions,
     ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
@@ -235,9 +235,17 @@ pub(crate) fn plan(method: AuthMethod, env: &AuthEnv) -> Result<Vec<Step>, Colle
     })
 }
 
+/// Token requests retry for seconds, not azure_core's default minute: the token is fetched
+/// before anything else, with the user waiting, and an unreachable endpoint should say so soon.
+/// (azure_identity keeps its own longer policy for IMDS, which needs it on a booting VM.)
 fn client_options(cloud: Cloud) -> ClientOptions {
     ClientOptions {
         cloud: cloud.authority().map(Arc::new),
+        retry: RetryOptions::exponential(ExponentialRetryOptions {
+            max_retries: 4,
+            max_total_elapsed: azure_core::time::Duration::seconds(15),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
@@ -266,7 +274,7 @@ fn build(step: &Step, cloud: Cloud, env: &AuthEnv) -> azure_core::Result<Arc<dyn
         Kind::ManagedIdentity => {
             let options = ManagedIdentityCredentialOptions {
                 user_assigned_id: owned("AZURE_CLIENT_ID").map(UserAssignedId::ClientId),
-                ..Default::default()
+                client_options: client_options(cloud),
             };
             ManagedIdentityCredential::new(Some(options))?
         }
