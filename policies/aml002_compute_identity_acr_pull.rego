@@ -40,26 +40,28 @@ private_registries := [r |
 	some r in listed
 ]
 
-decision(identity, registry) := lib.access(identity.principal_id, registry, lib.pull_action) if {
-	identity.principal_id != null
-} else := lib.unknown_principal(registry, lib.pull_action, sprintf("the principal id of identity %s is not in the snapshot", [identity.resource_id]))
+# The permission engine's answer, per registry, for every identity whose principal is known.
+decisions := {r: [lib.access(i.principal_id, r, lib.pull_action) |
+	some i in input.identities
+	i.principal_id != null
+] | some r in registries}
 
-decisions := {r: [decision(identity, r) | some identity in input.identities] | some r in registries}
+# Identities whose principal the snapshot does not say can never count as granted.
+unresolved := {sprintf("the principal id of identity %s is not in the snapshot", [i.resource_id]) |
+	some i in input.identities
+	i.principal_id == null
+}
 
-# Per registry: ok when some identity is granted, unknown when none is but some is undecided.
-states := {r: state(ds) | some r, ds in decisions}
+granted := {r | some r, ds in decisions; some d in ds; d.decision == "granted"}
 
-state(ds) := "ok" if {
-	some d in ds
-	d.decision == "granted"
-} else := "unknown" if {
-	some d in ds
-	d.decision == "unknown"
-} else := "missing"
+# Registries no identity is granted pull on, but some identity might be.
+undecided := {r | some r, ds in decisions; not r in granted; some d in ds; d.decision == "unknown"} | {r |
+	some r in registries
+	not r in granted
+	count(unresolved) > 0
+}
 
-missing := {r | some r, s in states; s == "missing"}
-
-undecided := {r | some r, s in states; s == "unknown"}
+missing := (registries - granted) - undecided
 
 evidence := [d | some ds in decisions; some d in ds]
 
@@ -128,7 +130,7 @@ result := {
 	"message": sprintf("%s: pull on %s cannot be decided: %s", [
 		target,
 		concat(", ", sort([sprintf("`%s`", [lib.name(r)]) | some r in undecided])),
-		concat("; ", {d.summary | some r in undecided; some d in decisions[r]; d.decision == "unknown"}),
+		concat("; ", {d.summary | some r in undecided; some d in decisions[r]; d.decision == "unknown"} | unresolved),
 	]),
 	"evidence": evidence,
 } if {
