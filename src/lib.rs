@@ -11,6 +11,9 @@
 //! - [`report`]: one writer per report format, written atomically, and the diff of two reports;
 //! - [`collect`]: live inventory from Azure Resource Manager;
 //! - [`cli`]: the command line, which decides exit codes.
+//!
+//! Small shared pieces: [`output`] (atomic file writes), [`time_util`] (RFC 3339), and
+//! [`synthetic`] (generated tenants for benchmarks).
 
 pub mod cli;
 pub mod collect;
