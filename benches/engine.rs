@@ -14,6 +14,10 @@ use amlaudit::policy::{Evaluator, Params, PolicySet};
 use amlaudit::report::{Format, Report, SnapshotInfo};
 use amlaudit::synthetic::{TenantSize, tenant};
 
+// The binary's allocator, so the figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     divan::main();
 }
