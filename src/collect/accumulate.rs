@@ -107,6 +107,21 @@ impl Accumulator {
             .or_insert(resource);
     }
 
+    /// Adds the definition of a referenced role; the read counts for every subscription whose
+    /// assignments use it.
+    pub(crate) fn add_role_definition(&self, role: &RoleRef, definition: Value) {
+        let first = role
+            .subscriptions
+            .iter()
+            .next()
+            .cloned()
+            .unwrap_or_default();
+        self.add(&first, super::names::ROLE_DEFINITION, definition);
+        for sub in &role.subscriptions {
+            self.read_ok(sub);
+        }
+    }
+
     /// A read for `sub` succeeded.
     pub(crate) fn read_ok(&self, sub: &str) {
         self.lock()

@@ -259,18 +259,7 @@ async fn role_definition(ctx: &Ctx, role: super::accumulate::RoleRef) {
     };
     ctx.progress.finish_one(&key);
     match outcome {
-        Ok(definition) => {
-            let first = role
-                .subscriptions
-                .iter()
-                .next()
-                .cloned()
-                .unwrap_or_default();
-            ctx.acc.add(&first, names::ROLE_DEFINITION, definition);
-            for sub in &role.subscriptions {
-                ctx.acc.read_ok(sub);
-            }
-        }
+        Ok(definition) => ctx.acc.add_role_definition(&role, definition),
         Err(e) if e.http_status() == Some(404) => ctx.acc.warn(format!(
             "role definition {} (used by assignments in {}) does not exist or is not visible; \
              access through it is reported as unknown",

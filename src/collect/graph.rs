@@ -219,16 +219,7 @@ async fn role_definitions(ctx: Arc<Ctx>, subs: &[String]) {
                 if let Some(role) = wanted.iter().find(|r| r.guid == guid)
                     && found.insert(guid)
                 {
-                    let first = role
-                        .subscriptions
-                        .iter()
-                        .next()
-                        .cloned()
-                        .unwrap_or_default();
-                    ctx.acc.add(&first, names::ROLE_DEFINITION, row);
-                    for sub in &role.subscriptions {
-                        ctx.acc.read_ok(sub);
-                    }
+                    ctx.acc.add_role_definition(role, row);
                 }
             })
             .await;
