@@ -385,16 +385,30 @@ fn a_broken_snapshot_is_a_clear_error_and_writes_nothing() {
         ));
 }
 
+/// Writes a user rule on registries into `dir/policies` and returns that directory.
+fn user_rule(dir: &Path, id: &str, title: &str, body: &str) -> PathBuf {
+    let policies = dir.join("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    let package = id.to_ascii_lowercase();
+    std::fs::write(
+        policies.join(format!("{package}.rego")),
+        format!(
+            "# METADATA\n# title: {title}\n# description: {title}.\n# custom:\n#   id: {id}\n#   severity: low\n#   resource_type: Microsoft.ContainerRegistry/registries\n#   remediation: X\npackage amlaudit.rules.{package}\n\nimport rego.v1\n\n{body}\n"
+        ),
+    )
+    .unwrap();
+    policies
+}
+
 #[test]
 fn a_broken_policy_names_its_file_and_line_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    std::fs::write(
-        policies.join("x001.rego"),
-        "# METADATA\n# title: X\n# description: X\n# custom:\n#   id: X001\n#   severity: low\n#   resource_type: Microsoft.ContainerRegistry/registries\n#   remediation: X\npackage amlaudit.rules.x001\n\nimport rego.v1\n\nresult := {\"status\": \"pass\" \"message\": \"x\"}\n",
-    )
-    .unwrap();
+    let policies = user_rule(
+        dir.path(),
+        "X001",
+        "X",
+        "result := {\"status\": \"pass\" \"message\": \"x\"}",
+    );
     let out = dir.path().join("out");
     scan(&demo(), &out)
         .arg("--policy-dir")
@@ -406,11 +420,12 @@ fn a_broken_policy_names_its_file_and_line_and_writes_nothing() {
     assert!(!out.exists());
 
     // A runtime error names the rule, the file and the resource.
-    std::fs::write(
-        policies.join("x001.rego"),
-        "# METADATA\n# title: X\n# description: X\n# custom:\n#   id: X001\n#   severity: low\n#   resource_type: Microsoft.ContainerRegistry/registries\n#   remediation: X\npackage amlaudit.rules.x001\n\nimport rego.v1\n\nresult := {\"status\": \"pass\", \"message\": sprintf(\"%s\", [1 / 0])}\n",
-    )
-    .unwrap();
+    user_rule(
+        dir.path(),
+        "X001",
+        "X",
+        "result := {\"status\": \"pass\", \"message\": sprintf(\"%s\", [1 / 0])}",
+    );
     scan(&demo(), &out)
         .arg("--policy-dir")
         .arg(&policies)
@@ -424,13 +439,12 @@ fn a_broken_policy_names_its_file_and_line_and_writes_nothing() {
 #[test]
 fn a_user_rule_runs_beside_the_bundled_ones() {
     let dir = tempfile::tempdir().unwrap();
-    let policies = dir.path().join("policies");
-    std::fs::create_dir(&policies).unwrap();
-    std::fs::write(
-        policies.join("corp001.rego"),
-        "# METADATA\n# title: Registries are Premium\n# description: Corporate standard.\n# custom:\n#   id: CORP001\n#   severity: low\n#   resource_type: Microsoft.ContainerRegistry/registries\n#   remediation: Upgrade the SKU.\npackage amlaudit.rules.corp001\n\nimport rego.v1\n\nresult := {\"status\": \"pass\", \"message\": \"premium\"} if input.resource.sku.name == \"Premium\"\n\nelse := {\"status\": \"fail\", \"message\": \"not premium\", \"remediation\": [{\"description\": \"upgrade\", \"argv\": [\"az\", \"acr\", \"update\", \"--name\", input.name, \"--sku\", \"Premium\"]}]}\n",
-    )
-    .unwrap();
+    let policies = user_rule(
+        dir.path(),
+        "CORP001",
+        "Registries are Premium",
+        "result := {\"status\": \"pass\", \"message\": \"premium\"} if input.resource.sku.name == \"Premium\"\n\nelse := {\"status\": \"fail\", \"message\": \"not premium\", \"remediation\": [{\"description\": \"upgrade\", \"argv\": [\"az\", \"acr\", \"update\", \"--name\", input.name, \"--sku\", \"Premium\"]}]}",
+    );
     let out = dir.path().join("out");
     scan(&demo(), &out)
         .arg("--policy-dir")
