@@ -89,8 +89,11 @@ pub struct ScanArgs {
 }
 
 pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
+    // Parameters, exemptions, baseline and policies are checked before the snapshot is read or
+    // collected, so a typo in one of them fails at once rather than after a long read.
+    let inputs = Inputs::load(&args)?;
     let Some(path) = args.snapshot.clone() else {
-        return scan_live(&args);
+        return scan_live(inputs, &args);
     };
     let started = std::time::Instant::now();
     let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
@@ -101,21 +104,14 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
     let snapshot = snapshot?;
     drop(bytes);
     tracing::info!(resources = snapshot.resources.len(), elapsed = ?started.elapsed(), "snapshot read");
-    let info = SnapshotInfo {
-        path: path.display().to_string(),
-        sha256,
-        collected_at: snapshot.collected_at.clone(),
-        tenant_id: snapshot.tenant_id.clone(),
-        cloud: Some(snapshot.cloud.clone()),
-    };
-    audit(snapshot, info, &args)
+    let info = snapshot_info(&snapshot, path.display().to_string(), sha256);
+    audit(snapshot, info, inputs, &args)
 }
 
-/// `scan --subscription`: checks the other inputs, collects, keeps the evidence if asked, then
-/// audits exactly as `--snapshot` would. The report names the saved file (or the live
-/// collection) and the SHA-256 of the snapshot's bytes, which are the saved file's bytes.
-fn scan_live(args: &ScanArgs) -> anyhow::Result<Exit> {
-    let inputs = Inputs::load(args)?;
+/// `scan --subscription`: collects, keeps the evidence if asked, then audits exactly as
+/// `--snapshot` would. The report names the saved file (or the live collection) and the SHA-256
+/// of the snapshot's bytes, which are the saved file's bytes.
+fn scan_live(inputs: Inputs, args: &ScanArgs) -> anyhow::Result<Exit> {
     let collection = args.collect.collect(args.quiet)?;
     let bytes = collection.snapshot.to_json_bytes();
     let path = match &args.save_snapshot {
@@ -128,16 +124,20 @@ fn scan_live(args: &ScanArgs) -> anyhow::Result<Exit> {
             collection.snapshot.scopes.len()
         ),
     };
-    let snapshot = collection.snapshot;
-    let info = SnapshotInfo {
+    let info = snapshot_info(&collection.snapshot, path, hex(&Sha256::digest(&bytes)));
+    drop(bytes);
+    audit(collection.snapshot, info, inputs, args)
+}
+
+/// What the report says about the snapshot it was computed from.
+fn snapshot_info(snapshot: &Snapshot, path: String, sha256: String) -> SnapshotInfo {
+    SnapshotInfo {
         path,
-        sha256: hex(&Sha256::digest(&bytes)),
+        sha256,
         collected_at: snapshot.collected_at.clone(),
         tenant_id: snapshot.tenant_id.clone(),
         cloud: Some(snapshot.cloud.clone()),
-    };
-    drop(bytes);
-    audit_with(snapshot, info, inputs, args)
+    }
 }
 
 /// Everything besides the snapshot that an audit reads.
@@ -175,11 +175,7 @@ impl Inputs {
 }
 
 /// Audits a snapshot already in memory (from a file or a live collection).
-pub fn audit(snapshot: Snapshot, info: SnapshotInfo, args: &ScanArgs) -> anyhow::Result<Exit> {
-    audit_with(snapshot, info, Inputs::load(args)?, args)
-}
-
-fn audit_with(
+fn audit(
     snapshot: Snapshot,
     info: SnapshotInfo,
     inputs: Inputs,

@@ -41,7 +41,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use azure_core::credentials::TokenCredential;
 use tokio::task::JoinSet;
 
 use crate::inventory::Snapshot;
@@ -292,22 +291,6 @@ impl Collector {
     /// Checks the settings, starts the runtime and finds a credential that works (the chain,
     /// or the one `settings.auth` names). Nothing is listed yet.
     pub fn connect(settings: &CollectSettings) -> Result<Self, CollectError> {
-        Self::connect_with(settings, None)
-    }
-
-    /// Like [`Collector::connect`], with a credential chosen by the caller.
-    pub fn with_credential(
-        settings: &CollectSettings,
-        credential: Arc<dyn TokenCredential>,
-        label: &str,
-    ) -> Result<Self, CollectError> {
-        Self::connect_with(settings, Some((credential, label.to_string())))
-    }
-
-    fn connect_with(
-        settings: &CollectSettings,
-        credential: Option<(Arc<dyn TokenCredential>, String)>,
-    ) -> Result<Self, CollectError> {
         let subscriptions = match &settings.subscriptions {
             Subscriptions::Listed(list) if list.is_empty() => {
                 return Err(CollectError::Settings(
@@ -346,20 +329,11 @@ impl Collector {
             .build()
             .map_err(CollectError::Runtime)?;
         let scope = endpoints.token_scope().to_string();
-        let (credential, label, first) = match credential {
-            Some((credential, label)) => (credential, label, None),
-            None => {
-                let env = AuthEnv::from_process();
-                let resolved =
-                    runtime.block_on(auth::resolve(settings.auth, settings.cloud, &scope, &env))?;
-                (
-                    resolved.credential,
-                    resolved.label,
-                    Some(resolved.first_token),
-                )
-            }
-        };
-        let tokens = auth::TokenSource::new(credential, scope, first);
+        let env = AuthEnv::from_process();
+        let resolved =
+            runtime.block_on(auth::resolve(settings.auth, settings.cloud, &scope, &env))?;
+        let label = resolved.label;
+        let tokens = auth::TokenSource::new(resolved.credential, scope, Some(resolved.first_token));
         let policy = RetryPolicy {
             max_retries: settings.max_retries,
             max_wait: settings.max_retry_wait,

@@ -107,7 +107,8 @@ pub struct Inventory {
 }
 
 impl Inventory {
-    /// Indexes a validated snapshot. Duplicate ids keep the last occurrence.
+    /// Indexes a validated snapshot. Of resources sharing an id (any case), the first counts
+    /// everywhere; `import` and `collect` never write duplicates.
     pub fn new(mut snapshot: Snapshot) -> Self {
         let assignment_json: Vec<Value> = snapshot
             .resources
@@ -128,11 +129,15 @@ impl Inventory {
         let mut management_groups = HashMap::new();
 
         for (index, resource) in snapshot.resources.iter().enumerate() {
-            let id = snapshot::resource_id(resource);
-            let ty = snapshot::resource_type(resource);
+            // The role assignments taken above.
             if resource.is_null() {
                 continue;
             }
+            let id = snapshot::resource_id(resource);
+            if by_id.contains_key(&id) {
+                continue;
+            }
+            let ty = snapshot::resource_type(resource);
             match ty.as_str() {
                 types::ROLE_DEFINITION => {
                     if let Some(d) = role_definition(resource) {
@@ -167,9 +172,8 @@ impl Inventory {
             if let Some(parent) = ids::parent_of(&id) {
                 children.entry(parent.to_string()).or_default().push(index);
             }
-            if by_id.insert(id, index).is_none() {
-                by_type.entry(ty).or_default().push(index);
-            }
+            by_id.insert(id, index);
+            by_type.entry(ty).or_default().push(index);
         }
         let mut workspaces_by_registry: HashMap<String, Vec<usize>> = HashMap::new();
         for &i in by_type.get(types::WORKSPACE).into_iter().flatten() {
@@ -317,4 +321,31 @@ fn role_definition(resource: &Value) -> Option<RoleDefinition> {
         permissions,
         source: DefinitionSource::Snapshot,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_of_duplicate_ids_counts_everywhere() {
+        let snapshot: Snapshot = serde_json::from_value(serde_json::json!({
+            "amlaudit_snapshot": 1, "collected_at": "2026-01-01T00:00:00Z",
+            "resources": [
+                {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/a",
+                 "type": "Microsoft.ContainerRegistry/registries", "properties": {"adminUserEnabled": false}},
+                {"id": "/SUBSCRIPTIONS/s/resourcegroups/rg/providers/Microsoft.ContainerRegistry/registries/A",
+                 "type": "Microsoft.ContainerRegistry/registries", "properties": {"adminUserEnabled": true}}
+            ]
+        }))
+        .unwrap();
+        let inventory = Inventory::new(snapshot);
+        let listed: Vec<&Value> = inventory.of_type(types::REGISTRY).collect();
+        assert_eq!(listed.len(), 1);
+        let by_id = inventory
+            .get("/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/a")
+            .unwrap();
+        assert_eq!(listed[0], by_id);
+        assert_eq!(by_id["properties"]["adminUserEnabled"], false);
+    }
 }

@@ -66,14 +66,6 @@ pub fn builtin_role(guid: &str) -> Option<&'static RoleDefinition> {
     catalogue().roles.get(&guid.to_ascii_lowercase())
 }
 
-/// A built-in role by its display name (`AcrPull`), any case.
-pub fn builtin_role_by_name(name: &str) -> Option<&'static RoleDefinition> {
-    catalogue()
-        .roles
-        .values()
-        .find(|r| r.role_name.eq_ignore_ascii_case(name))
-}
-
 /// Every built-in role in the catalogue.
 pub fn builtin_roles() -> impl Iterator<Item = &'static RoleDefinition> {
     catalogue().roles.values()
@@ -82,15 +74,6 @@ pub fn builtin_roles() -> impl Iterator<Item = &'static RoleDefinition> {
 /// Where the catalogue's permission lists were copied from.
 pub fn catalogue_source() -> &'static str {
     &catalogue().source
-}
-
-/// Well-known role GUIDs that remediation commands name.
-pub mod well_known {
-    pub const ACR_PULL: &str = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
-    pub const CONTRIBUTOR: &str = "b24988ac-6180-42a0-ab88-20f7382dd24c";
-    pub const MANAGED_IDENTITY_OPERATOR: &str = "f1a07417-d97a-45cb-824c-7a7467783830";
-    pub const STORAGE_BLOB_DATA_CONTRIBUTOR: &str = "ba92f5b4-2d11-453d-a403-e96b0029c9fe";
-    pub const KEY_VAULT_ADMINISTRATOR: &str = "00482a5a-887f-4fb3-b363-3b7fe8e74483";
 }
 
 #[cfg(test)]
@@ -114,12 +97,12 @@ mod tests {
             "Key Vault Crypto Service Encryption User",
         ] {
             assert!(
-                builtin_role_by_name(name).is_some(),
+                builtin_roles().any(|r| r.role_name == name),
                 "{name} missing from the catalogue"
             );
         }
         assert_eq!(
-            builtin_role(well_known::ACR_PULL).map(|r| r.role_name.as_str()),
+            builtin_role("7F951DDA-4ed3-4680-a7ca-43fe172d538d").map(|r| r.role_name.as_str()),
             Some("AcrPull")
         );
         assert!(!catalogue_source().is_empty());

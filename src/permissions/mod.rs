@@ -302,13 +302,6 @@ impl PermissionIndex {
         self.assignments.is_empty()
     }
 
-    /// The display name of a role GUID, from the snapshot or the built-in catalogue.
-    pub fn role_name(&self, guid: &str) -> Option<&str> {
-        self.roles
-            .get(&guid.to_ascii_lowercase())
-            .map(|r| r.role_name.as_str())
-    }
-
     /// Decides whether `principal` may perform `action` on the resource or scope `scope`.
     pub fn check(&self, principal: &str, scope: &str, action: &Action) -> AccessDecision {
         let principal_key = principal.trim().to_ascii_lowercase();

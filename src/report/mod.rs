@@ -201,11 +201,6 @@ impl Report {
         }
         serde_json::from_slice(&bytes).map_err(syntax)
     }
-
-    /// Recomputes the summary after results changed status (exemptions, baselines).
-    pub fn refresh_summary(&mut self) {
-        self.summary = Summary::new(&self.rules, &self.results, &self.scopes);
-    }
 }
 
 /// Report formats. Each has one writer module.
