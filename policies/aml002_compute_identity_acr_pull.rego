@@ -41,10 +41,16 @@ private_registries := [r |
 ]
 
 # The permission engine's answer, per registry, for every identity whose principal is known.
-decisions := {r: [lib.access(i.principal_id, r, lib.pull_action) |
+decisions := {r: [lib.pull(i.principal_id, r, repositories_of(r)) |
 	some i in input.identities
 	i.principal_id != null
 ] | some r in registries}
+
+# The workspace registry holds Azure ML's images; a private registry's repositories are not named.
+repositories_of(r) := lib.azureml_repositories if {
+	input.registry_id != null
+	lower(input.registry_id) == r
+} else := []
 
 # Identities whose principal the snapshot does not say can never count as granted.
 unresolved := {sprintf("the principal id of identity %s is not in the snapshot", [i.resource_id]) |

@@ -79,15 +79,16 @@ test_not_applicable_without_a_workspace_registry if {
 }
 
 test_pass_when_an_identity_is_granted_pull if {
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned]) with data.amlaudit.lib.access as granted
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned]) with data.amlaudit.lib.pull as granted
 	r.status == "pass"
 	r.message == "compute `gpu-cluster` of workspace `mlw-prod` can pull from `mlacrprod`"
 	count(r.evidence) == 1
-	r.evidence[0].action == "Microsoft.ContainerRegistry/registries/pull/read"
+	# The mock echoes its third argument: the repositories the pull question names.
+	r.evidence[0].action == ["azureml/azureml_image"]
 }
 
 test_pass_when_one_of_several_identities_is_granted if {
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned, user_assigned]) with data.amlaudit.lib.access as user_assigned_only
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned, user_assigned]) with data.amlaudit.lib.pull as user_assigned_only
 	r.status == "pass"
 }
 
@@ -111,7 +112,7 @@ test_fail_without_a_managed_identity if {
 }
 
 test_fail_when_no_identity_is_granted_grants_the_system_assigned_one if {
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([user_assigned, system_assigned]) with data.amlaudit.lib.access as denied
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([user_assigned, system_assigned]) with data.amlaudit.lib.pull as denied
 	r.status == "fail"
 	contains(r.message, "system-assigned principal d66b4b4d-b47a-4101-8681-89f46a84e8d5")
 	contains(r.message, "user-assigned identity `uai-training` (principal 939ae232-588e-4bce-b71e-d78a1dc02e27)")
@@ -128,7 +129,7 @@ test_fail_when_no_identity_is_granted_grants_the_system_assigned_one if {
 }
 
 test_fail_with_only_a_user_assigned_identity_grants_it if {
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([user_assigned]) with data.amlaudit.lib.access as denied
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([user_assigned]) with data.amlaudit.lib.pull as denied
 	r.status == "fail"
 	r.remediation[0].argv[5] == user_assigned.principal_id
 }
@@ -136,7 +137,7 @@ test_fail_with_only_a_user_assigned_identity_grants_it if {
 test_fail_on_a_private_registry_listed_for_the_workspace if {
 	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned])
 		with data.amlaudit.params as {"private_registries": {"MLW-PROD": [base_images]}, "aci_workspaces": []}
-		with data.amlaudit.lib.access as workspace_registry_only
+		with data.amlaudit.lib.pull as workspace_registry_only
 	r.status == "fail"
 	contains(r.message, "has no pull on `contosobaseimages`")
 	not contains(r.message, "`mlacrprod`")
@@ -147,19 +148,19 @@ test_fail_on_a_private_registry_listed_for_the_workspace if {
 test_private_registries_of_other_workspaces_do_not_apply if {
 	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned])
 		with data.amlaudit.params as {"private_registries": {"mlw-dev": [base_images]}}
-		with data.amlaudit.lib.access as workspace_registry_only
+		with data.amlaudit.lib.pull as workspace_registry_only
 	r.status == "pass"
 }
 
 test_unknown_when_the_decision_is_unknown if {
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned]) with data.amlaudit.lib.access as undecided
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned]) with data.amlaudit.lib.pull as undecided
 	r.status == "unknown"
 	r.message == "compute `gpu-cluster` of workspace `mlw-prod`: pull on `mlacrprod` cannot be decided: unknown (mock)"
 }
 
 test_unknown_when_the_principal_is_not_in_the_snapshot if {
 	no_principal := object.union(user_assigned, {"principal_id": null})
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([no_principal]) with data.amlaudit.lib.access as denied
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([no_principal]) with data.amlaudit.lib.pull as denied
 	r.status == "unknown"
 	contains(r.message, sprintf("the principal id of identity %s is not in the snapshot", [uai_id]))
 }

@@ -55,7 +55,7 @@ attach_acr := {
 
 cluster_label := sprintf("AKS compute `%s` (cluster `%s`)", [compute.name, lib.name(input.cluster_id)])
 
-pull := lib.access(kubelet, input.registry_id, lib.pull_action)
+pull := lib.pull(kubelet, input.registry_id, lib.azureml_repositories)
 
 result := {
 	"status": "unknown",

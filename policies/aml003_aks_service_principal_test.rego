@@ -140,7 +140,7 @@ test_unknown_with_neither_a_service_principal_nor_an_identity if {
 test_managed_identity_mode_passes_when_the_kubelet_identity_can_pull if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as aks(managed_identity_cluster)
 		with data.amlaudit.params as managed_identity_mode
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.pull as granted
 	r.status == "pass"
 	r.message == "AKS compute `aks-scoring` (cluster `aks-prod-mi`): kubelet identity a9cc2ff7-4eaf-4d61-8434-d99c09ff7f0c can pull from `mlacrprod` (granted (mock))"
 	r.evidence[0].principal == kubelet
@@ -149,7 +149,7 @@ test_managed_identity_mode_passes_when_the_kubelet_identity_can_pull if {
 test_managed_identity_mode_fails_when_the_kubelet_identity_cannot_pull if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as aks(managed_identity_cluster)
 		with data.amlaudit.params as managed_identity_mode
-		with data.amlaudit.lib.access as denied
+		with data.amlaudit.lib.pull as denied
 	r.status == "fail"
 	r.remediation[0].argv == attach_acr_argv
 }
@@ -157,7 +157,7 @@ test_managed_identity_mode_fails_when_the_kubelet_identity_cannot_pull if {
 test_managed_identity_mode_is_unknown_when_pull_is_undecided if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as aks(managed_identity_cluster)
 		with data.amlaudit.params as managed_identity_mode
-		with data.amlaudit.lib.access as undecided
+		with data.amlaudit.lib.pull as undecided
 	r.status == "unknown"
 	contains(r.message, "pull by kubelet identity a9cc2ff7-4eaf-4d61-8434-d99c09ff7f0c on `mlacrprod` cannot be decided")
 }

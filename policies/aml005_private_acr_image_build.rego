@@ -25,7 +25,7 @@ connection := input.resource
 
 props := object.get(connection, "properties", {})
 
-assign_action := "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action"
+assign_action := "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
 
 applicable if {
 	lower(object.get(props, "category", "")) in {"containerregistry", "acr"}
@@ -80,7 +80,7 @@ checks contains {"state": "unknown", "what": sprintf("no registry in the snapsho
 	registry == null
 }
 
-pull := lib.access(uai.properties.principalId, registry.id, lib.pull_action)
+pull := lib.pull(uai.properties.principalId, registry.id, [])
 
 checks contains {
 	"state": state_of(pull),

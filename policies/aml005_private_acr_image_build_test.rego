@@ -90,11 +90,6 @@ denied(principal, scope, action) := decision("denied", principal, scope, action)
 
 undecided(principal, scope, action) := decision("unknown", principal, scope, action)
 
-# The identity can pull, but the workspace may not assign it (the demo tenant's partner-images).
-pull_only(principal, scope, action) := granted(principal, scope, action) if {
-	action == "Microsoft.ContainerRegistry/registries/pull/read"
-} else := denied(principal, scope, action)
-
 test_not_applicable_to_other_connections if {
 	data.amlaudit.rules.private_acr_image_build.applicable with input as complete
 	acr := doc(connection(object.union(acr_connection.properties, {"category": "ACR"})), uai, registry)
@@ -106,14 +101,14 @@ test_not_applicable_to_other_connections if {
 }
 
 test_pass_when_the_identity_pulls_and_the_workspace_may_assign_it if {
-	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as granted
+	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "pass"
 	r.message == "connection `private-base-images` of workspace `mlw-build`: identity `uai-image-build` can pull from `contosobaseimages` and the workspace may use it"
 	count(r.evidence) == 2
 }
 
 test_fail_without_managed_identity_operator if {
-	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as pull_only
+	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as denied with data.amlaudit.lib.pull as granted
 	r.status == "fail"
 	contains(r.message, "workspace `mlw-build` (principal fb68eb68-bda0-4923-bdde-8fcb603ae5da) assign on identity `uai-image-build`: denied (mock)")
 	r.remediation == [{
@@ -128,7 +123,7 @@ test_fail_without_managed_identity_operator if {
 }
 
 test_fail_without_pull_grants_acr_pull if {
-	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as denied
+	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as denied with data.amlaudit.lib.pull as denied
 	r.status == "fail"
 	some fix in r.remediation
 	fix.argv == [
@@ -161,7 +156,7 @@ test_fail_when_the_connection_names_no_identity if {
 
 test_fail_when_the_identity_does_not_exist_in_a_complete_subscription if {
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc(acr_connection, null, registry)
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "fail"
 	contains(r.message, "identity `uai-image-build` is not in the snapshot")
 	r.remediation[0].argv == ["az", "identity", "create", "--name", "uai-image-build", "--resource-group", "rg-shared-images", "--subscription", sub]
@@ -169,7 +164,7 @@ test_fail_when_the_identity_does_not_exist_in_a_complete_subscription if {
 
 test_unknown_when_the_identity_is_in_a_subscription_not_read_completely if {
 	partial := object.union(doc(acr_connection, null, registry), {"credential_identity_coverage": "not_covered"})
-	r := data.amlaudit.rules.private_acr_image_build.result with input as partial with data.amlaudit.lib.access as granted
+	r := data.amlaudit.rules.private_acr_image_build.result with input as partial with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "unknown"
 	r.message == "connection `private-base-images` of workspace `mlw-build`: identity `uai-image-build` is not in the snapshot"
 }
@@ -177,7 +172,7 @@ test_unknown_when_the_identity_is_in_a_subscription_not_read_completely if {
 test_fail_when_the_client_id_does_not_match if {
 	other_client := connection(object.union(acr_connection.properties, {"credentials": {"clientId": "00000000-0000-0000-0000-000000000001", "resourceId": uai_id}}))
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc(other_client, uai, registry)
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "fail"
 	contains(r.message, sprintf("the connection's client id 00000000-0000-0000-0000-000000000001 is not identity `uai-image-build`'s client id %s", [uai_client]))
 	r.remediation[0].argv[3] == "create"
@@ -186,7 +181,7 @@ test_fail_when_the_client_id_does_not_match if {
 test_fail_when_the_workspace_has_no_system_assigned_identity if {
 	user_assigned_only := {"id": workspace_id, "name": "mlw-build", "identity": {"type": "UserAssigned"}}
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc_in(user_assigned_only, acr_connection, uai, registry)
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "fail"
 	contains(r.message, "workspace `mlw-build` has no system-assigned identity to use identity `uai-image-build`")
 	r.remediation == [{
@@ -199,20 +194,20 @@ test_fail_when_the_workspace_has_no_system_assigned_identity if {
 test_unknown_when_the_identity_has_no_principal_id if {
 	no_principal := object.union(uai, {"properties": {"principalId": ""}})
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc(acr_connection, no_principal, registry)
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "unknown"
 	contains(r.message, "identity `uai-image-build` has no principal id in the snapshot")
 }
 
 test_unknown_when_no_registry_has_the_target_login_server if {
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc(acr_connection, uai, null)
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "unknown"
 	contains(r.message, "no registry in the snapshot has login server `https://contosobaseimages.azurecr.io`")
 }
 
 test_unknown_when_the_permission_engine_cannot_decide if {
-	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as undecided
+	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as undecided with data.amlaudit.lib.pull as undecided
 	r.status == "unknown"
 	count(r.evidence) == 2
 }

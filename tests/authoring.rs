@@ -571,7 +571,7 @@ fn new_rule_writes_a_skeleton_that_tests_lists_and_scans() {
         .filter(|(rule, _, _)| rule == "CORP200")
         .collect();
     // Every compute of the demo tenant, none of which has an owner tag.
-    assert_eq!(mine.len(), 13, "{mine:?}");
+    assert_eq!(mine.len(), 17, "{mine:?}");
     assert!(
         mine.iter().all(|(_, _, status)| status == "fail"),
         "{mine:?}"
@@ -671,14 +671,18 @@ fn the_worked_example_passes_its_tests_and_is_scanned() {
         .collect();
     contoso.sort();
     let expected = [
+        ("abac-acrpull-cluster", "pass"),
+        ("abac-cluster", "pass"),
         ("build-cluster", "pass"),
         ("cpu-cluster", "pass"),
         ("dev-cluster", "pass"),
         ("dev-cluster-2", "pass"),
         ("dev-cluster-3", "unknown"),
         ("dev-cluster-4", "fail"),
+        ("dev-cluster-5", "pass"),
         ("gpu-cluster", "pass"),
         ("legacy-cluster", "pass"),
+        ("quarantined-cluster", "pass"),
         ("shared-cluster", "unknown"),
         ("train-cmk", "pass"),
     ];

@@ -41,7 +41,7 @@ const EXPECTED_DEMO: &[(&str, &str, &str)] = &[
     ("AML001", "mlacrprod", "pass"),
     ("AML001", "mlacrsandbox", "fail"),
     ("AML001", "partnerimages", "pass"),
-    ("AML002", "build-cluster", "unknown"),
+    ("AML002", "build-cluster", "fail"),
     ("AML002", "cpu-cluster", "pass"),
     ("AML002", "dev-cluster", "fail"),
     ("AML002", "dev-cluster-2", "fail"),
@@ -64,6 +64,13 @@ const EXPECTED_DEMO: &[(&str, &str, &str)] = &[
     ("AML004", "mlw-shared-acr", "not_applicable"),
     ("AML005", "partner-images", "fail"),
     ("AML005", "private-base-images", "pass"),
+    ("AML005", "team-images", "pass"),
+    ("AML001", "mlacrabac", "pass"),
+    ("AML002", "abac-cluster", "pass"),
+    ("AML002", "abac-acrpull-cluster", "fail"),
+    ("AML002", "quarantined-cluster", "fail"),
+    ("AML002", "dev-cluster-5", "pass"),
+    ("AML004", "mlw-abac", "not_applicable"),
     ("AML006", "mlw-dev-uai", "fail"),
     ("AML006", "mlw-prod-cmk", "pass"),
     ("AML007", "mlw-aci-legacy", "fail"),
@@ -117,7 +124,7 @@ fn the_json_report_carries_run_metadata_evidence_and_remediation() {
     assert_eq!(report["snapshot"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(report["snapshot"]["collected_at"], "2026-11-20T09:30:00Z");
     assert_eq!(report["summary"]["total"], EXPECTED_DEMO.len());
-    assert_eq!(report["summary"]["by_rule"]["AML002"]["fail"], 3);
+    assert_eq!(report["summary"]["by_rule"]["AML002"]["fail"], 6);
     let results = report["results"].as_array().unwrap();
     let find = |rule: &str, name: &str| {
         results
@@ -185,7 +192,8 @@ fn the_json_report_carries_run_metadata_evidence_and_remediation() {
     assert_eq!(legacy["remediation"][1]["automatic"], false);
     assert_eq!(
         find("AML002", "build-cluster")["evidence"][0]["decision"],
-        "unknown"
+        "denied",
+        "its condition (repositories starting with approved/) is false for Azure ML's images"
     );
 }
 
@@ -458,5 +466,5 @@ fn a_user_rule_runs_beside_the_bundled_ones() {
         .iter()
         .filter(|r| r["rule_id"] == "CORP001")
         .collect();
-    assert_eq!(corp.len(), 8);
+    assert_eq!(corp.len(), 9);
 }

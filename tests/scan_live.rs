@@ -31,7 +31,14 @@ fn live_scan(fake: &FakeAzure, out: &Path) -> assert_cmd::Command {
         .env("IDENTITY_HEADER", fake.identity_header())
         .args(["scan", "--format", "json", "--quiet", "--out-dir"])
         .arg(out)
-        .args(["--arm-endpoint", &fake.url, "--ml-endpoint", &fake.url]);
+        .args([
+            "--arm-endpoint",
+            &fake.url,
+            "--ml-endpoint",
+            &fake.url,
+            "--graph-endpoint",
+            &fake.url,
+        ]);
     cmd
 }
 

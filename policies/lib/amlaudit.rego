@@ -18,6 +18,18 @@ access(principal, scope, action) := amlaudit.access(principal, scope, action)
 # The same for a data action.
 data_access(principal, scope, action) := amlaudit.data_access(principal, scope, action)
 
+# "Can the principal pull these repositories from the registry?", answered knowing the registry's
+# mode: legacy registries ask the action registries/pull/read, ABAC-mode registries the data
+# action registries/repositories/content/read (conditions on the repository name are evaluated
+# for each repository), an unknown mode asks both. The decision object adds `mode`
+# ("legacy" | "abac" | "unknown") and `repositories`. An empty array names no repository: a
+# condition on the repository name is then unknown.
+pull(principal_id, registry_id, repositories) := amlaudit.pull(principal_id, registry_id, repositories)
+
+# The repositories a pull of Azure ML's own images is asked about: Azure ML names its images
+# `azureml/azureml_<hash>`, and a condition on the repository name is evaluated for this one.
+azureml_repositories := ["azureml/azureml_image"]
+
 # The decision for a principal that is not known: never a pass.
 unknown_principal(scope, action, why) := {
 	"decision": "unknown",

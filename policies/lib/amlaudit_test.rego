@@ -19,6 +19,13 @@ test_access_answers_unknown_without_a_snapshot if {
 	d.data_action == false
 }
 
+test_pull_answers_unknown_without_a_snapshot if {
+	d := lib.pull("d66b4b4d-b47a-4101-8681-89f46a84e8d5", registry_id, lib.azureml_repositories)
+	d.decision == "unknown"
+	d.mode == "unknown"
+	d.repositories == ["azureml/azureml_image"]
+}
+
 test_data_access_answers_unknown_without_a_snapshot if {
 	d := lib.data_access("bce1cb34-00e2-47d7-9eda-7e46a386c4a7", registry_id, "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write")
 	d.decision == "unknown"

@@ -33,6 +33,10 @@ pub struct CollectArgs {
     /// scope follows it: URL + `/.default`.
     #[arg(long, value_name = "URL")]
     pub arm_endpoint: Option<String>,
+    /// Microsoft Graph endpoint for group memberships and app-id lookups (default: the cloud's;
+    /// https, or http on loopback only).
+    #[arg(long, value_name = "URL")]
+    pub graph_endpoint: Option<String>,
     /// Use this Azure ML data plane for v1 web services instead of `https://<region>.api.azureml.ms`
     /// (https, or http on loopback only).
     #[arg(long, value_name = "URL")]
@@ -90,6 +94,7 @@ impl CollectArgs {
             subscriptions,
             cloud: self.cloud,
             arm_endpoint: self.arm_endpoint.clone(),
+            graph_endpoint: self.graph_endpoint.clone(),
             ml_endpoint: self.ml_endpoint.clone(),
             concurrency: usize::from(self.concurrency),
             via: self.via,

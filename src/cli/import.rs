@@ -18,13 +18,20 @@ pub struct ImportArgs {
     /// in ids are recorded as not covered, so access to them is "unknown", never "denied".
     #[arg(long = "subscription", value_name = "SUB")]
     subscriptions: Vec<String>,
+    /// A subscription whose complete deny-assignment list the files hold (repeatable); needed
+    /// when that list is empty, since an empty list names no subscription. A non-empty list of
+    /// `Microsoft.Authorization/denyAssignments` marks its subscription by itself.
+    #[arg(long = "deny-assignments-listed", value_name = "SUB")]
+    deny_assignments_listed: Vec<String>,
     /// The tenant the files come from.
     #[arg(long, value_name = "GUID")]
     tenant: Option<String>,
     /// The Azure cloud the files come from.
     #[arg(long, default_value = "AzureCloud", value_parser = ["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"])]
     cloud: String,
-    /// ARM list bodies, JSON arrays, single ARM objects, az CLI output, or other snapshots.
+    /// ARM list bodies (deny assignments included), JSON arrays, single ARM objects, az CLI
+    /// output, Graph group-membership files (`{"<principal id>": <transitiveMemberOf or
+    /// getMemberGroups answer>}`), or other snapshots.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -33,6 +40,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Exit> {
     let mut importer = Importer::new();
     for file in &args.files {
         importer.add_file(file)?;
+    }
+    for sub in &args.deny_assignments_listed {
+        importer.deny_assignments_listed(sub);
     }
     let uncovered = importer.uncovered_subscriptions(&args.subscriptions);
     if !uncovered.is_empty() {

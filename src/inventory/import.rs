@@ -7,13 +7,29 @@
 //! returns, so the rest of amlaudit reads one shape only. Objects with the same id (any case) are
 //! merged, with present values winning over nulls, so `az resource list` plus `az acr show` gives
 //! one registry with its properties.
+//!
+//! Two more inputs feed what ARM alone does not say:
+//! - deny assignments: the list body `az rest --method get --url
+//!   "https://management.azure.com/subscriptions/<sub>/providers/Microsoft.Authorization/denyAssignments?api-version=2022-04-01"`
+//!   prints (az has no deny-assignment command). A subscription whose deny assignments the files
+//!   hold is recorded as `deny_assignments: "read"`; an empty list names no subscription, so say
+//!   which with `--deny-assignments-listed <sub>`.
+//! - group memberships from Microsoft Graph: a JSON object mapping each principal's object id to
+//!   the body Graph returned for it, either `GET /v1.0/servicePrincipals/<id>/transitiveMemberOf`
+//!   (`{"value": [{"@odata.type": "#microsoft.graph.group", "id": ...}, ...]}`) or
+//!   `POST /v1.0/directoryObjects/<id>/getMemberGroups` (`{"value": ["<group id>", ...]}`).
+//!   A body that still has an `@odata.nextLink` is incomplete: that principal's memberships stay
+//!   unknown, with the reason in `directory.errors`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
-use super::snapshot::{self, Problem, ScopeCoverage, ScopeStatus, Snapshot};
+use super::snapshot::{
+    self, DenyAssignmentsRead, Directory, DirectoryError, Problem, ScopeCoverage, ScopeStatus,
+    Snapshot,
+};
 use crate::ids;
 
 /// An input file that could not be imported.
@@ -42,6 +58,9 @@ pub struct Importer {
     resources: Vec<Value>,
     by_id: HashMap<String, usize>,
     scopes: Vec<ScopeCoverage>,
+    directory: Directory,
+    /// Subscriptions whose deny assignments the files hold.
+    deny_read: HashSet<String>,
 }
 
 impl Importer {
@@ -77,14 +96,36 @@ impl Importer {
     pub fn add_value(&mut self, value: Value) -> Result<usize, Problem> {
         let (items, base): (Vec<Value>, &str) = match value {
             Value::Array(items) => (items, "$"),
+            Value::Object(obj) if is_membership_file(&obj) => {
+                let count = obj.len();
+                self.add_memberships(obj)?;
+                return Ok(count);
+            }
             Value::Object(mut obj) => {
                 if obj.contains_key("amlaudit_snapshot") {
                     if let Some(Value::Array(scopes)) = obj.remove("scopes") {
                         for s in scopes {
                             if let Ok(s) = serde_json::from_value::<ScopeCoverage>(s) {
+                                if s.deny_assignments_read() {
+                                    self.deny_read
+                                        .insert(s.subscription_id.to_ascii_lowercase());
+                                }
                                 self.scopes.push(s);
                             }
                         }
+                    }
+                    if let Some(d) = obj.remove("directory")
+                        && !d.is_null()
+                    {
+                        let d: Directory = serde_json::from_value(d).map_err(|e| Problem {
+                            json_path: "$.directory".into(),
+                            message: e.to_string(),
+                        })?;
+                        self.directory.group_memberships.extend(d.group_memberships);
+                        self.directory.errors.extend(d.errors);
+                        self.directory
+                            .service_principals
+                            .extend(d.service_principals);
                     }
                     (take_array(&mut obj, "resources"), "$.resources")
                 } else if obj.get("value").is_some_and(Value::is_array) && !obj.contains_key("id") {
@@ -111,9 +152,78 @@ impl Importer {
             };
             let resource = to_arm_shape(item, &path)?;
             snapshot::check_resource(&resource, &path)?;
+            if snapshot::resource_type(&resource) == super::types::DENY_ASSIGNMENT
+                && let Some(sub) = resource
+                    .get("id")
+                    .and_then(Value::as_str)
+                    .and_then(ids::subscription_of)
+            {
+                self.deny_read.insert(sub);
+            }
             self.insert(resource);
         }
         Ok(count)
+    }
+
+    /// Records that the files hold the complete deny-assignment list of a subscription (needed
+    /// when that list is empty, since an empty list names no subscription).
+    pub fn deny_assignments_listed(&mut self, subscription: &str) {
+        self.deny_read
+            .insert(subscription.trim().to_ascii_lowercase());
+    }
+
+    fn add_memberships(&mut self, obj: Map<String, Value>) -> Result<(), Problem> {
+        for (principal, body) in obj {
+            let principal = principal.trim().to_ascii_lowercase();
+            let path = format!("$.{principal}");
+            if body.get("@odata.nextLink").is_some_and(|l| !l.is_null()) {
+                self.directory.group_memberships.remove(&principal);
+                self.directory.errors.push(DirectoryError {
+                    principal_id: principal,
+                    message: "the Graph answer in the imported file has an @odata.nextLink: it holds only the first page, so the memberships are incomplete".into(),
+                    http_status: None,
+                });
+                continue;
+            }
+            let items = body
+                .get("value")
+                .and_then(Value::as_array)
+                .ok_or_else(|| Problem {
+                    json_path: format!("{path}.value"),
+                    message: "expected the Graph answer's `value` array".into(),
+                })?;
+            let mut groups = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match item {
+                    Value::String(id) => groups.push(id.trim().to_ascii_lowercase()),
+                    Value::Object(o) => {
+                        let ty = o.get("@odata.type").and_then(Value::as_str);
+                        // transitiveMemberOf also lists directory roles and administrative units.
+                        if ty.is_some_and(|t| !t.eq_ignore_ascii_case("#microsoft.graph.group")) {
+                            continue;
+                        }
+                        let id = o.get("id").and_then(Value::as_str).ok_or_else(|| Problem {
+                            json_path: format!("{path}.value[{i}].id"),
+                            message: "a group without an `id`".into(),
+                        })?;
+                        groups.push(id.trim().to_ascii_lowercase());
+                    }
+                    _ => {
+                        return Err(Problem {
+                            json_path: format!("{path}.value[{i}]"),
+                            message: "expected a group id or a directory object".into(),
+                        });
+                    }
+                }
+            }
+            groups.sort();
+            groups.dedup();
+            self.directory
+                .errors
+                .retain(|e| e.principal_id != principal);
+            self.directory.group_memberships.insert(principal, groups);
+        }
+        Ok(())
     }
 
     fn insert(&mut self, resource: Value) {
@@ -143,10 +253,24 @@ impl Importer {
                 subscription_id: sub.to_ascii_lowercase(),
                 status: ScopeStatus::Complete,
                 errors: Vec::new(),
+                deny_assignments: None,
             });
+        }
+        for scope in &mut scopes {
+            scope.deny_assignments = Some(
+                if self
+                    .deny_read
+                    .contains(&scope.subscription_id.to_ascii_lowercase())
+                {
+                    DenyAssignmentsRead::Read
+                } else {
+                    DenyAssignmentsRead::NotRead
+                },
+            );
         }
         snapshot.scopes = scopes;
         snapshot.resources = self.resources;
+        snapshot.directory = self.directory;
         snapshot
     }
 
@@ -172,6 +296,23 @@ impl Importer {
         seen.dedup();
         seen
     }
+}
+
+fn is_guid(text: &str) -> bool {
+    let parts: Vec<&str> = text.trim().split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
+/// A Graph membership file: every key a principal object id, every value a Graph list body.
+fn is_membership_file(obj: &Map<String, Value>) -> bool {
+    !obj.is_empty()
+        && obj
+            .iter()
+            .all(|(k, v)| is_guid(k) && v.get("value").is_some_and(Value::is_array))
 }
 
 fn take_array(obj: &mut Map<String, Value>, key: &str) -> Vec<Value> {

@@ -5,6 +5,7 @@
 //! checked in parallel for the `id`/`type` it must have. All problems are collected, each naming
 //! the file and the JSON path, before anything downstream runs.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -35,6 +36,15 @@ pub struct ScopeError {
     pub http_status: Option<u16>,
 }
 
+/// Whether a subscription's deny assignments were read. A snapshot that does not say (older
+/// ones) did not read them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DenyAssignmentsRead {
+    Read,
+    NotRead,
+}
+
 /// A subscription the snapshot covers, and how completely.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScopeCoverage {
@@ -42,6 +52,50 @@ pub struct ScopeCoverage {
     pub status: ScopeStatus,
     #[serde(default)]
     pub errors: Vec<ScopeError>,
+    /// Whether `Microsoft.Authorization/denyAssignments` were listed for this subscription.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_assignments: Option<DenyAssignmentsRead>,
+}
+
+impl ScopeCoverage {
+    /// Whether the subscription's deny assignments are in the snapshot.
+    pub fn deny_assignments_read(&self) -> bool {
+        self.deny_assignments == Some(DenyAssignmentsRead::Read)
+    }
+}
+
+/// One principal whose group memberships could not be read from Microsoft Graph.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DirectoryError {
+    pub principal_id: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+}
+
+/// What the snapshot knows from the directory (Microsoft Graph), not from ARM.
+///
+/// A principal listed in `group_memberships` has exactly those transitive groups; a principal
+/// not listed has unknown memberships. `service_principals` maps an application (client) id to
+/// its service principal's object id, for identities ARM names only by app id (an AKS cluster's
+/// `servicePrincipalProfile.clientId`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Directory {
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub group_memberships: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<DirectoryError>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub service_principals: BTreeMap<String, String>,
+}
+
+impl Directory {
+    pub fn is_empty(&self) -> bool {
+        self.group_memberships.is_empty()
+            && self.errors.is_empty()
+            && self.service_principals.is_empty()
+    }
 }
 
 /// A snapshot in memory: the header plus every resource as ARM JSON.
@@ -57,6 +111,9 @@ pub struct Snapshot {
     pub scopes: Vec<ScopeCoverage>,
     #[serde(default)]
     pub resources: Vec<Value>,
+    /// Group memberships and app-id lookups from Microsoft Graph.
+    #[serde(default, skip_serializing_if = "Directory::is_empty")]
+    pub directory: Directory,
 }
 
 fn default_cloud() -> String {
@@ -124,6 +181,8 @@ struct RawSnapshot<'a> {
     scopes: Option<Value>,
     #[serde(default, borrow)]
     resources: Option<Vec<&'a RawValue>>,
+    #[serde(default)]
+    directory: Option<Value>,
 }
 
 impl Snapshot {
@@ -136,6 +195,7 @@ impl Snapshot {
             cloud: cloud.to_string(),
             scopes: Vec::new(),
             resources: Vec::new(),
+            directory: Directory::default(),
         }
     }
 
@@ -189,6 +249,19 @@ impl Snapshot {
                 }
             },
         };
+        let directory = match raw.directory {
+            None | Some(Value::Null) => Directory::default(),
+            Some(v) => match serde_json::from_value::<Directory>(v) {
+                Ok(d) => d,
+                Err(e) => {
+                    problems.push(Problem {
+                        json_path: "$.directory".into(),
+                        message: e.to_string(),
+                    });
+                    Directory::default()
+                }
+            },
+        };
         let raw_resources = raw.resources.unwrap_or_default();
         let parsed: Vec<Result<Value, Problem>> = raw_resources
             .par_iter()
@@ -222,6 +295,7 @@ impl Snapshot {
             cloud: raw.cloud.unwrap_or_else(default_cloud),
             scopes,
             resources,
+            directory,
         })
     }
 

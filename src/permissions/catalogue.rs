@@ -66,6 +66,15 @@ pub fn builtin_role(guid: &str) -> Option<&'static RoleDefinition> {
     catalogue().roles.get(&guid.to_ascii_lowercase())
 }
 
+/// A built-in role by its exact name (any case), e.g. "AcrPull".
+pub fn builtin_role_by_name(name: &str) -> Option<&'static RoleDefinition> {
+    let name = name.trim();
+    catalogue()
+        .roles
+        .values()
+        .find(|r| r.role_name.eq_ignore_ascii_case(name))
+}
+
 /// Every built-in role in the catalogue.
 pub fn builtin_roles() -> impl Iterator<Item = &'static RoleDefinition> {
     catalogue().roles.values()
@@ -95,6 +104,8 @@ mod tests {
             "Storage Blob Data Reader",
             "Key Vault Administrator",
             "Key Vault Crypto Service Encryption User",
+            "Container Registry Repository Reader",
+            "Container Registry Repository Writer",
         ] {
             assert!(
                 builtin_roles().any(|r| r.role_name == name),
@@ -106,5 +117,9 @@ mod tests {
             Some("AcrPull")
         );
         assert!(!catalogue_source().is_empty());
+        assert_eq!(
+            builtin_role_by_name("acrpull").map(|r| r.guid.as_str()),
+            Some("7f951dda-4ed3-4680-a7ca-43fe172d538d")
+        );
     }
 }

@@ -1,5 +1,11 @@
 //! Host builtins that give Rego rules the permission engine:
-//! `amlaudit.access(principal, scope, action)` and `amlaudit.data_access(principal, scope, action)`.
+//! `amlaudit.access(principal, scope, action)`, `amlaudit.data_access(principal, scope, action)`
+//! and `amlaudit.pull(principal, registry_id, repositories)`.
+//!
+//! `pull` asks "can the principal pull these repositories from this registry" knowing the
+//! registry's mode (legacy or ABAC repository permissions, see `permissions`); its object adds
+//! `mode` (`legacy`, `abac` or `unknown`) and `repositories` (an empty array: the question names
+//! no repository, so a condition on the repository name is `unknown`).
 //!
 //! Both return the engine's decision as an object: `decision` (`granted`, `denied` or `unknown`),
 //! `summary` (one line), `reasons`, `evidence` (each candidate assignment and why it did or did not
@@ -11,13 +17,14 @@ use std::sync::Arc;
 use regorus::{Engine, Value};
 
 use super::PolicyError;
-use crate::permissions::{AccessDecision, Action, Decision, PermissionIndex};
+use crate::permissions::{ACR_PULL_ACTION, AccessDecision, Action, Decision, PermissionIndex};
 
 /// The names of the host builtins, as rules call them.
-pub const NAMES: &[&str] = &[ACCESS, DATA_ACCESS];
+pub const NAMES: &[&str] = &[ACCESS, DATA_ACCESS, PULL];
 
 const ACCESS: &str = "amlaudit.access";
 const DATA_ACCESS: &str = "amlaudit.data_access";
+const PULL: &str = "amlaudit.pull";
 
 /// Registers the builtins on an engine, answering from `index`.
 pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), PolicyError> {
@@ -48,6 +55,8 @@ pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), 
                             data_action: data,
                             evidence: Vec::new(),
                             reasons: vec!["the identity's principal id is not known".to_string()],
+                            mode: None,
+                            repositories: None,
                         },
                     };
                     Ok(to_value(&decision))
@@ -55,6 +64,56 @@ pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), 
             )
             .map_err(|e| PolicyError::Engine(format!("registering {name}: {e:#}")))?;
     }
+    let index = Arc::clone(&index);
+    engine
+        .add_extension(
+            PULL.to_string(),
+            3,
+            Box::new(move |args: Vec<Value>| {
+                let registry = args
+                    .get(1)
+                    .and_then(|v| v.as_string().ok())
+                    .map(|s| s.to_string())
+                    .filter(|s| !s.trim().is_empty());
+                let Some(registry) = registry else {
+                    anyhow::bail!("{PULL}(principal, registry_id, repositories): registry_id must be a non-empty string");
+                };
+                let repositories: Vec<String> = match args.get(2) {
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .map(|v| v.as_string().map(|s| s.to_string()))
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| anyhow::anyhow!("{PULL}: repositories must be an array of strings"))?,
+                    Some(Value::Set(items)) => items
+                        .iter()
+                        .map(|v| v.as_string().map(|s| s.to_string()))
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| anyhow::anyhow!("{PULL}: repositories must be an array of strings"))?,
+                    _ => anyhow::bail!("{PULL}(principal, registry_id, repositories): repositories must be an array of repository names ([] for none)"),
+                };
+                let principal = args
+                    .first()
+                    .and_then(|v| v.as_string().ok())
+                    .map(|s| s.to_string())
+                    .filter(|s| !s.trim().is_empty());
+                let decision = match principal {
+                    Some(principal) => index.check_pull(&principal, &registry, &repositories),
+                    None => AccessDecision {
+                        decision: Decision::Unknown,
+                        principal: String::new(),
+                        scope: registry.clone(),
+                        action: ACR_PULL_ACTION.to_string(),
+                        data_action: false,
+                        evidence: Vec::new(),
+                        reasons: vec!["the identity's principal id is not known".to_string()],
+                        mode: Some(index.registry_mode(&registry)),
+                        repositories: Some(repositories),
+                    },
+                };
+                Ok(to_value(&decision))
+            }),
+        )
+        .map_err(|e| PolicyError::Engine(format!("registering {PULL}: {e:#}")))?;
     Ok(())
 }
 

@@ -279,7 +279,7 @@ mod tests {
         // regorus counts a tab as four columns.
         assert_eq!(
             err.to_string(),
-            "rule.rego:8:20: subject of rule.rego (`r`) calls unknown function `lib.wrapp`: it is not a Rego builtin, an amlaudit builtin (amlaudit.access, amlaudit.data_access) or a function declared in a loaded policy"
+            "rule.rego:8:20: subject of rule.rego (`r`) calls unknown function `lib.wrapp`: it is not a Rego builtin, an amlaudit builtin (amlaudit.access, amlaudit.data_access, amlaudit.pull) or a function declared in a loaded policy"
         );
         let builtin = "package corp.rule\n\nimport rego.v1\n\nr if time.now_nss() > 0\n";
         let err = check_sources(&[("rule.rego", builtin)]).unwrap_err();

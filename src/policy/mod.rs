@@ -70,7 +70,7 @@ pub enum PolicyError {
     },
     /// Found before evaluation, so a call on a path no test or resource reaches is still caught.
     #[error(
-        "{at}: {subject} calls unknown function `{function}`: it is not a Rego builtin, an amlaudit builtin (amlaudit.access, amlaudit.data_access) or a function declared in a loaded policy"
+        "{at}: {subject} calls unknown function `{function}`: it is not a Rego builtin, an amlaudit builtin (amlaudit.access, amlaudit.data_access, amlaudit.pull) or a function declared in a loaded policy"
     )]
     UnknownFunction {
         file: String,

@@ -177,8 +177,8 @@ fn markdown_has_totals_failures_and_their_fixes() {
     let dir = Dir::new();
     assert_exit(&scan_demo(&dir, "out", &["markdown"]), 1, "scan");
     let md = dir.read("out/summary.md");
-    assert!(md.starts_with("## amlaudit: ❌ 9 failures\n"), "{md}");
-    assert!(md.contains("| 9 | 3 | 16 | 7 | 0 | 35 |"), "totals: {md}");
+    assert!(md.starts_with("## amlaudit: ❌ 12 failures\n"), "{md}");
+    assert!(md.contains("| 12 | 2 | 20 | 8 | 0 | 42 |"), "totals: {md}");
     let failures = md.split("### Failures").nth(1).unwrap();
     assert_eq!(failures.matches("\n#### ").count(), DEMO_FAILURES);
     assert!(failures.contains("```sh\n# Disable the admin user of registry `mlacrsandbox`\naz acr update --name mlacrsandbox"), "{failures}");
@@ -227,7 +227,7 @@ fn every_format_has_its_file_and_stdout_follows_the_formats() {
     );
     let default = scan_demo(&dir, "default", &[]);
     assert!(
-        stdout(&default).contains("35 results: 9 fail"),
+        stdout(&default).contains("42 results: 12 fail"),
         "{}",
         stdout(&default)
     );
