@@ -519,5 +519,5 @@ fn a_user_rule_runs_beside_the_bundled_ones() {
         .iter()
         .filter(|r| r["rule_id"] == "CORP001")
         .collect();
-    assert_eq!(corp.len(), 8);
+    assert_eq!(corp.len(), 9);
 }
