@@ -67,9 +67,30 @@ user_assigned_only(principal, scope, action) := granted(principal, scope, action
 } else := denied(principal, scope, action)
 
 test_not_applicable_to_other_compute_types if {
-	not data.amlaudit.rules.compute_identity_acr_pull.applicable with input as doc("ComputeInstance", registry_id, [system_assigned])
-	not data.amlaudit.rules.compute_identity_acr_pull.applicable with input as doc("AKS", registry_id, [])
-	data.amlaudit.rules.compute_identity_acr_pull.applicable with input as doc("amlcompute", registry_id, [])
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as doc("ComputeInstance", registry_id, [system_assigned])
+	r.status == "not_applicable"
+	r.message == "compute `gpu-cluster` is of type `ComputeInstance`; only AmlCompute clusters pull training images with their identity"
+	data.amlaudit.rules.compute_identity_acr_pull.result.status == "not_applicable" with input as doc("AKS", registry_id, [])
+	data.amlaudit.rules.compute_identity_acr_pull.result.status == "not_applicable" with input as doc(null, registry_id, [])
+	data.amlaudit.rules.compute_identity_acr_pull.is_cluster with input as doc("amlcompute", registry_id, [])
+}
+
+test_unknown_when_the_workspace_is_not_in_the_snapshot if {
+	orphan := object.union(aml_compute([system_assigned]), {"workspace": null, "registry_id": null})
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as orphan
+	r.status == "unknown"
+	contains(r.message, "its workspace is not in the snapshot")
+}
+
+test_unknown_when_the_workspace_has_no_properties if {
+	bare := {"id": workspace_id, "name": "mlw-prod", "properties": null}
+	with_identity := object.union(aml_compute([system_assigned]), {"workspace": bare, "registry_id": null})
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as with_identity
+	r.status == "unknown"
+	contains(r.message, "workspace `mlw-prod` has no properties in the snapshot")
+	contains(r.message, "which container registry it uses is not known")
+	without_identity := object.union(aml_compute([]), {"workspace": bare, "registry_id": null})
+	data.amlaudit.rules.compute_identity_acr_pull.result.status == "unknown" with input as without_identity
 }
 
 test_not_applicable_without_a_workspace_registry if {
@@ -83,7 +104,6 @@ test_pass_when_an_identity_is_granted_pull if {
 	r.status == "pass"
 	r.message == "compute `gpu-cluster` of workspace `mlw-prod` can pull from `mlacrprod`"
 	count(r.evidence) == 1
-	# The mock echoes its third argument: the repositories the pull question names.
 	r.evidence[0].action == ["azureml/azureml_image"]
 }
 
@@ -96,18 +116,15 @@ test_fail_without_a_managed_identity if {
 	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([])
 	r.status == "fail"
 	r.message == "compute `gpu-cluster` of workspace `mlw-prod` has no managed identity, so it cannot pull from `mlacrprod`"
-	r.remediation[0].argv == [
-		"az", "ml", "compute", "update",
-		"--name", "gpu-cluster", "--workspace-name", "mlw-prod",
-		"--resource-group", "rg-ml-prod", "--subscription", sub,
-		"--identity-type", "SystemAssigned",
-	]
-	r.remediation[1].automatic == false
-	r.remediation[1].argv == [
-		"az", "role", "assignment", "create",
-		"--assignee-object-id", "<principal id of the new identity>",
-		"--assignee-principal-type", "ServicePrincipal",
-		"--role", "AcrPull", "--scope", lower(registry_id),
+	r.remediation == [
+		{
+			"description": "Give compute `gpu-cluster` a system-assigned identity",
+			"edit": {"kind": "compute_identity", "compute": sprintf("%s/computes/gpu-cluster", [workspace_id]), "type": "SystemAssigned", "user_assigned_identities": []},
+		},
+		{
+			"description": "Grant the new identity AcrPull on registry `mlacrprod`",
+			"edit": {"kind": "role_assignment", "principal_from_step": 0, "role": "AcrPull", "scope": registry_id},
+		},
 	]
 }
 
@@ -119,19 +136,14 @@ test_fail_when_no_identity_is_granted_grants_the_system_assigned_one if {
 	contains(r.message, "has no pull on `mlacrprod`: denied (mock)")
 	r.remediation == [{
 		"description": "Grant system-assigned principal d66b4b4d-b47a-4101-8681-89f46a84e8d5 AcrPull on registry `mlacrprod`",
-		"argv": [
-			"az", "role", "assignment", "create",
-			"--assignee-object-id", "d66b4b4d-b47a-4101-8681-89f46a84e8d5",
-			"--assignee-principal-type", "ServicePrincipal",
-			"--role", "AcrPull", "--scope", registry_id,
-		],
+		"edit": {"kind": "role_assignment", "principal_id": "d66b4b4d-b47a-4101-8681-89f46a84e8d5", "role": "AcrPull", "scope": registry_id},
 	}]
 }
 
 test_fail_with_only_a_user_assigned_identity_grants_it if {
 	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([user_assigned]) with data.amlaudit.lib.pull as denied
 	r.status == "fail"
-	r.remediation[0].argv[5] == user_assigned.principal_id
+	r.remediation[0].edit.principal_id == user_assigned.principal_id
 }
 
 test_fail_on_a_private_registry_listed_for_the_workspace if {
@@ -141,7 +153,8 @@ test_fail_on_a_private_registry_listed_for_the_workspace if {
 	r.status == "fail"
 	contains(r.message, "has no pull on `contosobaseimages`")
 	not contains(r.message, "`mlacrprod`")
-	r.remediation[0].argv[11] == lower(base_images)
+	# The id keeps the spelling of the parameters.
+	r.remediation[0].edit.scope == base_images
 	count(r.evidence) == 2
 }
 
@@ -168,4 +181,23 @@ test_unknown_when_the_principal_is_not_in_the_snapshot if {
 test_unknown_with_the_real_builtin_and_no_snapshot if {
 	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned])
 	r.status == "unknown"
+}
+
+test_repository_reader_on_a_workspace_registry_in_abac_mode if {
+	abac := {"id": registry_id, "name": "mlacrprod", "properties": {"roleAssignmentMode": "AbacRepositoryPermissions"}}
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as object.union(aml_compute([system_assigned]), {"registry": abac})
+		with data.amlaudit.lib.pull as denied
+	r.status == "fail"
+	r.remediation[0].edit.role == "Container Registry Repository Reader"
+}
+
+test_the_workspace_registry_is_asked_for_azure_ml_repositories if {
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned])
+		with data.amlaudit.params as {"private_registries": {"mlw-prod": [base_images]}}
+		with data.amlaudit.lib.pull as denied
+	# The mock echoes the repositories as its action.
+	some e in r.evidence
+	e.action == ["azureml/azureml_image"]
+	some p in r.evidence
+	p.action == []
 }

@@ -711,3 +711,58 @@ fn import_reads_deny_assignment_lists_and_graph_membership_files() {
     let snapshot: Value = serde_json::from_slice(&std::fs::read(&out2).unwrap()).unwrap();
     assert_eq!(snapshot["scopes"][0]["deny_assignments"], "read");
 }
+
+/// What `az resource list` gives (`properties: null` everywhere) supports no pass and no
+/// not_applicable: every rule that needs a property says unknown, naming it.
+#[test]
+fn a_scan_of_plain_az_resource_list_output_passes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("snapshot.json");
+    amlaudit()
+        .args(["import", "--subscription", SUB, "--output"])
+        .arg(&snapshot)
+        .arg(data("az/resource-list.json"))
+        .assert()
+        .success();
+    let out = dir.path().join("reports");
+    amlaudit()
+        .arg("scan")
+        .arg("--snapshot")
+        .arg(&snapshot)
+        .arg("--out-dir")
+        .arg(&out)
+        .assert()
+        .code(3);
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("findings.json")).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    let by_rule =
+        |rule: &str| -> Vec<&Value> { results.iter().filter(|r| r["rule_id"] == rule).collect() };
+    assert!(!results.is_empty());
+    for result in results {
+        assert_eq!(
+            result["status"], "unknown",
+            "{} on {}: {}",
+            result["rule_id"], result["resource_name"], result["message"]
+        );
+    }
+    // The registry, and each rule on the workspace, name what is missing.
+    assert!(
+        by_rule("AML001")[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no properties")
+    );
+    for rule in ["AML004", "AML006", "AML007"] {
+        let on_workspace = by_rule(rule);
+        assert_eq!(on_workspace.len(), 1, "{rule}");
+        assert!(
+            on_workspace[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("workspace `mlw` has no properties"),
+            "{rule}: {}",
+            on_workspace[0]["message"]
+        );
+    }
+}

@@ -201,6 +201,7 @@ fn a_forbidden_subscription_is_recorded_and_exits_3() {
             "Microsoft.Authorization/roleAssignments",
             "Microsoft.ContainerRegistry/registries",
             "Microsoft.ContainerService/managedClusters",
+            "Microsoft.KeyVault/vaults",
             "Microsoft.MachineLearningServices/workspaces",
             "Microsoft.ManagedIdentity/userAssignedIdentities",
             "Microsoft.Resources/subscriptions",

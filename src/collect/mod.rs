@@ -65,6 +65,11 @@ pub mod api {
     pub const ACR: &str = "2025-11-01";
     pub const AKS: &str = "2025-07-01";
     pub const MANAGED_IDENTITY: &str = "2024-11-30";
+    /// `Vaults_ListBySubscription` (`/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults`,
+    /// https://learn.microsoft.com/rest/api/keyvault/keyvault/vaults/list-by-subscription):
+    /// unlike the generic resource list, it returns `properties` (`enableRbacAuthorization`,
+    /// `accessPolicies`).
+    pub const KEY_VAULT: &str = "2023-07-01";
     pub const AUTHORIZATION: &str = "2022-04-01";
     pub const RESOURCE_GRAPH: &str = "2024-04-01";
     pub const SUBSCRIPTIONS: &str = "2022-12-01";
@@ -81,6 +86,7 @@ pub(crate) mod names {
     pub const REGISTRY: &str = "Microsoft.ContainerRegistry/registries";
     pub const MANAGED_CLUSTER: &str = "Microsoft.ContainerService/managedClusters";
     pub const USER_ASSIGNED_IDENTITY: &str = "Microsoft.ManagedIdentity/userAssignedIdentities";
+    pub const KEY_VAULT: &str = "Microsoft.KeyVault/vaults";
     pub const ROLE_ASSIGNMENT: &str = "Microsoft.Authorization/roleAssignments";
     pub const ROLE_DEFINITION: &str = "Microsoft.Authorization/roleDefinitions";
     pub const DENY_ASSIGNMENT: &str = "Microsoft.Authorization/denyAssignments";
@@ -93,6 +99,7 @@ pub(crate) const TOP_LEVEL: &[(&str, &str)] = &[
     (names::REGISTRY, api::ACR),
     (names::MANAGED_CLUSTER, api::AKS),
     (names::USER_ASSIGNED_IDENTITY, api::MANAGED_IDENTITY),
+    (names::KEY_VAULT, api::KEY_VAULT),
 ];
 
 /// The fairness and pacing key of tenant-wide ARM reads.

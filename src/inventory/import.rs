@@ -406,7 +406,8 @@ fn to_arm_shape(item: Value, path: &str) -> Result<Value, Problem> {
         }
         super::types::REGISTRY
         | super::types::MANAGED_CLUSTER
-        | super::types::USER_ASSIGNED_IDENTITY => lift_flattened(&mut obj),
+        | super::types::USER_ASSIGNED_IDENTITY
+        | super::types::KEY_VAULT => lift_flattened(&mut obj),
         _ => {}
     }
     if obj.get("name").is_none_or(Value::is_null) {

@@ -31,6 +31,7 @@ pub mod types {
     pub const REGISTRY: &str = "microsoft.containerregistry/registries";
     pub const MANAGED_CLUSTER: &str = "microsoft.containerservice/managedclusters";
     pub const USER_ASSIGNED_IDENTITY: &str = "microsoft.managedidentity/userassignedidentities";
+    pub const KEY_VAULT: &str = "microsoft.keyvault/vaults";
     pub const ROLE_ASSIGNMENT: &str = "microsoft.authorization/roleassignments";
     pub const ROLE_DEFINITION: &str = "microsoft.authorization/roledefinitions";
     pub const DENY_ASSIGNMENT: &str = "microsoft.authorization/denyassignments";
@@ -148,6 +149,9 @@ pub struct Inventory {
     children: HashMap<String, Vec<usize>>,
     registry_by_login_server: HashMap<String, usize>,
     workspaces_by_registry: HashMap<String, Vec<usize>>,
+    /// Workspaces whose `properties` are absent or not an object (`az resource list` output): which
+    /// registry they use is not known.
+    workspaces_without_properties: Vec<usize>,
     /// Role assignments, typed. Their JSON is freed from `snapshot.resources` (a `null` stays in
     /// each one's place): in a large tenant they are most of the memory, and only the permission
     /// index reads them.
@@ -241,7 +245,14 @@ impl Inventory {
             by_type.entry(ty).or_default().push(index);
         }
         let mut workspaces_by_registry: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut workspaces_without_properties = Vec::new();
         for &i in by_type.get(types::WORKSPACE).into_iter().flatten() {
+            if !snapshot.resources[i]
+                .get("properties")
+                .is_some_and(Value::is_object)
+            {
+                workspaces_without_properties.push(i);
+            }
             if let Some(registry) = snapshot.resources[i]
                 .pointer("/properties/containerRegistry")
                 .and_then(Value::as_str)
@@ -280,6 +291,7 @@ impl Inventory {
             group_memberships,
             service_principals,
             workspaces_by_registry,
+            workspaces_without_properties,
             by_type,
             children,
             registry_by_login_server,
@@ -356,6 +368,16 @@ impl Inventory {
             .get(&ids::normalize(registry_id))
             .into_iter()
             .flatten()
+            .filter_map(|&i| self.snapshot.resources.get(i))
+    }
+}
+
+impl Inventory {
+    /// Workspaces whose `properties` the snapshot does not hold, so whether they use a given
+    /// registry is not known.
+    pub fn workspaces_without_properties(&self) -> impl Iterator<Item = &Value> + '_ {
+        self.workspaces_without_properties
+            .iter()
             .filter_map(|&i| self.snapshot.resources.get(i))
     }
 }
@@ -504,5 +526,29 @@ mod tests {
             .unwrap();
         assert_eq!(listed[0], by_id);
         assert_eq!(by_id["properties"]["adminUserEnabled"], false);
+    }
+
+    #[test]
+    fn workspaces_without_properties_are_listed() {
+        let snapshot: Snapshot = serde_json::from_value(serde_json::json!({
+            "amlaudit_snapshot": 1, "collected_at": "2026-01-01T00:00:00Z",
+            "resources": [
+                {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/listed",
+                 "type": "Microsoft.MachineLearningServices/workspaces", "properties": null},
+                {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/full",
+                 "type": "Microsoft.MachineLearningServices/workspaces", "properties": {}},
+                {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv",
+                 "type": "Microsoft.KeyVault/vaults", "properties": {"enableRbacAuthorization": true}}
+            ]
+        }))
+        .unwrap();
+        let inventory = Inventory::new(snapshot);
+        let names: Vec<&str> = inventory
+            .workspaces_without_properties()
+            .filter_map(|w| w["id"].as_str())
+            .map(ids::short_name)
+            .collect();
+        assert_eq!(names, ["listed"]);
+        assert_eq!(inventory.of_type(types::KEY_VAULT).count(), 1);
     }
 }

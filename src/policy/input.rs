@@ -4,11 +4,18 @@
 //! Every input has `resource`, `id`, `name`, `type`, `subscription_id`, `resource_group` and
 //! `coverage` (`complete`, `partial`, `failed` or `not_covered`: how completely the resource's
 //! subscription was read). By type, it also has:
-//! - workspace: `registry_id`, `registry`, `services` (Azure ML v1 services), `identities`;
-//! - compute: `workspace`, `registry_id`, `registry`, `identities`, `cluster_id`, `cluster`;
-//! - connection: `workspace`, `registry_id`, `registry`, `credential_identity`,
+//! - workspace: `registry_id`, `registry`, `services` (Azure ML v1 services), `identities`,
+//!   `key_vault` (the vault of `properties.keyVault`), `cmk_key_vault` (the vault of
+//!   `properties.encryption.keyVaultProperties.keyVaultArmId`);
+//! - compute: `workspace`, `registry_id`, `registry`, `identities`, `cluster_id`, `cluster`,
+//!   `service_principal_app_id` (the cluster's `servicePrincipalProfile.clientId` when it is not
+//!   `msi`) and `service_principal_object_id` (its object id from the snapshot's directory);
+//! - connection: `workspace`, `registry_id`, `registry`, `credential` (`{"resource_id",
+//!   "client_id"}` of the connection's identity, from `credentials` or from the v1 SDK's
+//!   `RegistryConnection` `value`, any key casing, possibly a JSON string), `credential_identity`,
 //!   `credential_identity_coverage`, `target_registry`;
-//! - registry: `workspaces`, each `{"workspace", "services"}`, the workspaces that use it;
+//! - registry: `workspaces`, each `{"workspace", "services"}`, the workspaces that use it, and
+//!   `workspaces_without_properties` in the same shape: workspaces whose registry is not known;
 //! - any other child of a workspace: `workspace`, `registry_id`, `registry`.
 //!
 //! A related resource the snapshot does not hold is `null`, never omitted, so a rule can tell
@@ -54,20 +61,35 @@ pub fn input_for(inventory: &Inventory, resource: &Value) -> Value {
                 "identities".into(),
                 Value::Array(identities(inventory, resource)),
             );
+            doc.insert(
+                "key_vault".into(),
+                lookup(inventory, str_at(resource, "/properties/keyVault")),
+            );
+            doc.insert(
+                "cmk_key_vault".into(),
+                lookup(
+                    inventory,
+                    str_at(
+                        resource,
+                        "/properties/encryption/keyVaultProperties/keyVaultArmId",
+                    ),
+                ),
+            );
         }
         types::REGISTRY => {
             let workspaces: Vec<Value> = inventory
                 .workspaces_using_registry(id)
-                .map(|ws| {
-                    let ws_id = ws.get("id").and_then(Value::as_str).unwrap_or_default();
-                    let services: Vec<Value> = inventory
-                        .children_of(ws_id, types::SERVICE)
-                        .cloned()
-                        .collect();
-                    json!({"workspace": ws, "services": services})
-                })
+                .map(|ws| with_services(inventory, ws))
                 .collect();
             doc.insert("workspaces".into(), Value::Array(workspaces));
+            let unresolved: Vec<Value> = inventory
+                .workspaces_without_properties()
+                .map(|ws| with_services(inventory, ws))
+                .collect();
+            doc.insert(
+                "workspaces_without_properties".into(),
+                Value::Array(unresolved),
+            );
         }
         lowered
             if lowered.starts_with(types::WORKSPACE) && lowered.len() > types::WORKSPACE.len() =>
@@ -86,10 +108,23 @@ pub fn input_for(inventory: &Inventory, resource: &Value) -> Value {
                     );
                     let cluster_id = str_at(resource, "/properties/resourceId");
                     doc.insert("cluster_id".into(), json!(cluster_id));
-                    doc.insert("cluster".into(), lookup(inventory, cluster_id));
+                    let cluster = lookup(inventory, cluster_id);
+                    let app_id = str_at(&cluster, "/properties/servicePrincipalProfile/clientId")
+                        .filter(|c| !c.eq_ignore_ascii_case("msi"));
+                    doc.insert("service_principal_app_id".into(), json!(app_id));
+                    doc.insert(
+                        "service_principal_object_id".into(),
+                        json!(app_id.and_then(|a| inventory.service_principal_object_id(a))),
+                    );
+                    doc.insert("cluster".into(), cluster);
                 }
                 types::CONNECTION => {
-                    let identity_id = str_at(resource, "/properties/credentials/resourceId");
+                    let (identity_id, client_id) = connection_identity(resource);
+                    let identity_id = identity_id.as_deref();
+                    doc.insert(
+                        "credential".into(),
+                        json!({"resource_id": identity_id, "client_id": client_id}),
+                    );
                     doc.insert("credential_identity".into(), lookup(inventory, identity_id));
                     doc.insert(
                         "credential_identity_coverage".into(),
@@ -109,6 +144,42 @@ pub fn input_for(inventory: &Inventory, resource: &Value) -> Value {
     }
     doc.insert("resource".into(), resource.clone());
     Value::Object(doc)
+}
+
+fn with_services(inventory: &Inventory, workspace: &Value) -> Value {
+    let ws_id = workspace
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let services: Vec<Value> = inventory
+        .children_of(ws_id, types::SERVICE)
+        .cloned()
+        .collect();
+    json!({"workspace": workspace, "services": services})
+}
+
+/// The identity a container-registry connection names: `credentials.resourceId`/`clientId`
+/// (authType ManagedIdentity), or the v1 SDK's `RegistryConnection` shape, where `value` holds
+/// `{"ResourceId", "ClientId"}` as an object or a JSON string. Keys match in any casing.
+fn connection_identity(connection: &Value) -> (Option<String>, Option<String>) {
+    let props = connection.get("properties");
+    let field = |holder: Option<&Value>, key: &str| -> Option<String> {
+        holder
+            .and_then(Value::as_object)?
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .and_then(|(_, v)| v.as_str())
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+    };
+    let credentials = props.and_then(|p| p.get("credentials"));
+    let value = props.and_then(|p| p.get("value")).and_then(|v| match v {
+        Value::String(text) => serde_json::from_str::<Value>(text).ok(),
+        other => Some(other.clone()),
+    });
+    let pick = |key: &str| field(credentials, key).or_else(|| field(value.as_ref(), key));
+    (pick("resourceId"), pick("clientId"))
 }
 
 fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -184,4 +255,44 @@ pub fn identities(inventory: &Inventory, resource: &Value) -> Vec<Value> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn connection(properties: Value) -> Value {
+        json!({"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/connections/c",
+               "type": "Microsoft.MachineLearningServices/workspaces/connections", "properties": properties})
+    }
+
+    #[test]
+    fn a_managed_identity_connection_names_its_identity_in_credentials() {
+        let c = connection(json!({"authType": "ManagedIdentity",
+            "credentials": {"clientId": "c1", "resourceId": "/u/1"}}));
+        assert_eq!(
+            connection_identity(&c),
+            (Some("/u/1".into()), Some("c1".into()))
+        );
+    }
+
+    #[test]
+    fn a_v1_registry_connection_names_its_identity_in_value_in_any_casing() {
+        let as_text = connection(
+            json!({"authType": "RegistryConnection", "valueFormat": "JSON",
+            "value": "{\"RESOURCEID\": \"/u/2\", \"clientid\": \"c2\"}"}),
+        );
+        assert_eq!(
+            connection_identity(&as_text),
+            (Some("/u/2".into()), Some("c2".into()))
+        );
+        let as_object = connection(json!({"authType": "RegistryConnection",
+            "value": {"ResourceId": "/u/3", "ClientId": "c3"}}));
+        assert_eq!(
+            connection_identity(&as_object),
+            (Some("/u/3".into()), Some("c3".into()))
+        );
+        let unreadable = connection(json!({"authType": "RegistryConnection", "value": "not json"}));
+        assert_eq!(connection_identity(&unreadable), (None, None));
+    }
 }

@@ -16,6 +16,7 @@ pub mod builtins;
 pub mod bundled;
 mod calls;
 pub mod docs;
+mod edit_bridge;
 pub mod input;
 pub mod metadata;
 pub mod params;
@@ -609,6 +610,18 @@ fn fill_from_output(result: &mut RuleResult, output: &Value) -> Result<(), Strin
             .iter()
             .enumerate()
         {
+            // TEMPORARY (edit_bridge): a typed `edit` step until branch `fixes` is merged.
+            if let Some((argv, automatic)) = fix.get("edit").and_then(edit_bridge::render) {
+                let description = fix
+                    .get("description")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string();
+                result
+                    .remediation
+                    .push(Remediation::new(description, argv, automatic));
+                continue;
+            }
             let argv: Vec<String> = fix
                 .get("argv")
                 .and_then(Value::as_array)

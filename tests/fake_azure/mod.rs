@@ -32,6 +32,7 @@ const LISTED: &[(&str, &str)] = &[
         "microsoft.managedidentity/userassignedidentities",
         "2024-11-30",
     ),
+    ("microsoft.keyvault/vaults", "2023-07-01"),
 ];
 const COMPUTE: &str = "microsoft.machinelearningservices/workspaces/computes";
 const CONNECTION: &str = "microsoft.machinelearningservices/workspaces/connections";
@@ -321,7 +322,13 @@ impl Tenant {
                     applies
                 }
                 DEFINITION => false,
-                SUBSCRIPTION | COMPUTE | CONNECTION | SERVICE | DENY => in_subs(r),
+                SUBSCRIPTION | DENY => in_subs(r),
+                // Children are listed per workspace: an orphan (its workspace missing) is never
+                // served, so it cannot be collected.
+                COMPUTE | CONNECTION | SERVICE => {
+                    let parent = parent_of(&id(r));
+                    in_subs(r) && self.resources.iter().any(|w| id(w) == parent)
+                }
                 t if LISTED.iter().any(|(l, _)| *l == t) => in_subs(r),
                 _ => false,
             };
@@ -736,6 +743,7 @@ fn api_version_for(lower_path: &str) -> Option<&'static str> {
         ("/providers/microsoft.containerregistry/", "2025-11-01"),
         ("/providers/microsoft.containerservice/", "2025-07-01"),
         ("/providers/microsoft.managedidentity/", "2024-11-30"),
+        ("/providers/microsoft.keyvault/", "2023-07-01"),
     ];
     // The provider of the last `/providers/` segment decides, as in ARM.
     let at = lower_path.rfind("/providers/")?;

@@ -46,7 +46,7 @@ fn sarif_is_valid_and_shaped_for_github_code_scanning() {
     assert_eq!(sarif["version"], "2.1.0");
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 7);
+    assert_eq!(rules.len(), 9);
     for rule in rules {
         let level = rule["defaultConfiguration"]["level"].as_str().unwrap();
         assert!(["error", "warning", "note"].contains(&level), "{rule}");
@@ -147,7 +147,7 @@ fn junit_parses_back_with_one_uniquely_named_case_per_result() {
     );
     let names: HashSet<&str> = cases.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names.len(), cases.len(), "names are unique across the file");
-    assert_eq!(junit.test_suites.len(), 7, "one suite per rule");
+    assert_eq!(junit.test_suites.len(), 9, "one suite per rule");
 
     let (mut failures, mut errors, mut skipped, mut passed) = (0, 0, 0, 0);
     for c in &cases {
@@ -177,8 +177,11 @@ fn markdown_has_totals_failures_and_their_fixes() {
     let dir = Dir::new();
     assert_exit(&scan_demo(&dir, "out", &["markdown"]), 1, "scan");
     let md = dir.read("out/summary.md");
-    assert!(md.starts_with("## amlaudit: ❌ 12 failures\n"), "{md}");
-    assert!(md.contains("| 12 | 2 | 20 | 8 | 0 | 42 |"), "totals: {md}");
+    assert!(md.starts_with("## amlaudit: ❌ 11 failures\n"), "{md}");
+    assert!(
+        md.contains("| 11 | 12 | 18 | 55 | 0 | 96 |"),
+        "totals: {md}"
+    );
     let failures = md.split("### Failures").nth(1).unwrap();
     assert_eq!(failures.matches("\n#### ").count(), DEMO_FAILURES);
     assert!(failures.contains("```sh\n# Disable the admin user of registry `mlacrsandbox`\naz acr update --name mlacrsandbox"), "{failures}");
@@ -227,7 +230,7 @@ fn every_format_has_its_file_and_stdout_follows_the_formats() {
     );
     let default = scan_demo(&dir, "default", &[]);
     assert!(
-        stdout(&default).contains("42 results: 12 fail"),
+        stdout(&default).contains("96 results: 11 fail"),
         "{}",
         stdout(&default)
     );
