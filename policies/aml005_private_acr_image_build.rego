@@ -10,7 +10,7 @@
 #   Connections that store a registry secret instead are AML009's. That needs: the connection's user-assigned
 #   identity to exist with the client id the connection names; that identity to hold pull on the
 #   private registry (the connection's target); and the workspace's system-assigned identity to hold
-#   Managed Identity Operator (userAssignedIdentities/*/assign/action) on that identity.
+#   Managed Identity Operator on that identity: the operation Azure checks is userAssignedIdentities/assign/action.
 # related_resources:
 #   - ref: https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#scenario-azure-container-registry-without-admin-user
 # custom:
@@ -29,7 +29,7 @@ connection := input.resource
 
 props := object.get(connection, "properties", {})
 
-assign_action := "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action"
+assign_action := "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
 
 applicable if {
 	lib.registry_connection(connection)

@@ -572,7 +572,7 @@ fn new_rule_writes_a_skeleton_that_tests_lists_and_scans() {
         .filter(|(rule, _, _)| rule == "CORP200")
         .collect();
     // Every compute of the demo tenant, none of which has an owner tag.
-    assert_eq!(mine.len(), 15, "{mine:?}");
+    assert_eq!(mine.len(), 19, "{mine:?}");
     assert!(
         mine.iter().all(|(_, _, status)| status == "fail"),
         "{mine:?}"

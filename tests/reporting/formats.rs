@@ -177,9 +177,9 @@ fn markdown_has_totals_failures_and_their_fixes() {
     let dir = Dir::new();
     assert_exit(&scan_demo(&dir, "out", &["markdown"]), 1, "scan");
     let md = dir.read("out/summary.md");
-    assert!(md.starts_with("## amlaudit: ❌ 11 failures\n"), "{md}");
+    assert!(md.starts_with("## amlaudit: ❌ 15 failures\n"), "{md}");
     assert!(
-        md.contains("| 11 | 12 | 18 | 55 | 0 | 96 |"),
+        md.contains("| 15 | 9 | 23 | 66 | 0 | 113 |"),
         "totals: {md}"
     );
     let failures = md.split("### Failures").nth(1).unwrap();
@@ -230,7 +230,7 @@ fn every_format_has_its_file_and_stdout_follows_the_formats() {
     );
     let default = scan_demo(&dir, "default", &[]);
     assert!(
-        stdout(&default).contains("96 results: 11 fail"),
+        stdout(&default).contains("113 results: 15 fail"),
         "{}",
         stdout(&default)
     );
