@@ -8,10 +8,13 @@
 //! - `result`: `{"status": "pass"|"fail"|"unknown"|"not_applicable", "message": "...",
 //!   "evidence": [...], "remediation": [{"description", "argv": [...], "automatic"?}]}`.
 //!
-//! An applicable pair whose `result` is undefined becomes `unknown` (fail closed). Other modules
+//! An applicable pair whose `result` is undefined becomes `unknown` (fail closed); a pair whose
+//! evaluation fails (a Rego error, a malformed result, a [`budget`] overrun) becomes an `error`
+//! result naming the rule file and the resource, unless the evaluator fails fast. Other modules
 //! are libraries (`data.amlaudit.lib` ships with the bundled rules). Parameters are
 //! `data.amlaudit.params`. The engine is loaded once, then cloned per rayon worker.
 
+pub mod budget;
 pub mod builtins;
 pub mod bundled;
 mod calls;
@@ -34,6 +37,7 @@ use crate::findings::{Remediation, RuleResult, Status};
 use crate::ids;
 use crate::inventory::Inventory;
 use crate::permissions::PermissionIndex;
+pub use budget::Budget;
 pub use metadata::RuleMeta;
 pub use params::Params;
 
@@ -77,6 +81,24 @@ pub enum PolicyError {
         at: String,
         subject: String,
         function: String,
+    },
+    /// Rego forbids recursion; followed, it would overflow the stack.
+    #[error(
+        "{at}: {subject} is recursive ({cycle}): Rego does not allow a function to call itself, directly or through others"
+    )]
+    Recursion {
+        file: String,
+        at: String,
+        subject: String,
+        cycle: String,
+    },
+    /// A literal that would exceed the evaluation [`Budget`] whatever the input.
+    #[error("{at}: {subject}: {message}")]
+    Budget {
+        file: String,
+        at: String,
+        subject: String,
+        message: String,
     },
     #[error("{at}: rule {rule_id} ({file}) failed on {resource_id}: {message}")]
     Evaluation {
@@ -135,6 +157,8 @@ pub struct PolicySet {
     pub modules: Vec<PolicySource>,
     pub tests: Vec<PolicySource>,
     pub rules: Vec<Rule>,
+    /// The limits every engine built from this set enforces on each evaluation.
+    pub budget: Budget,
 }
 
 impl PolicySet {
@@ -244,6 +268,7 @@ impl PolicySet {
         params: &Params,
     ) -> Result<Engine, PolicyError> {
         let mut engine = Engine::new();
+        self.budget.apply(&mut engine)?;
         builtins::register(&mut engine, index)?;
         for source in files {
             engine
@@ -356,6 +381,8 @@ pub struct Evaluator {
     rules: Vec<Rule>,
     /// Per rule: the `applicable` query when the rule declares one, and the `result` query.
     queries: Vec<(Option<String>, String)>,
+    /// Stop at the first pair that cannot be evaluated instead of recording an `error` result.
+    fail_fast: bool,
 }
 
 // Engines are cloned into rayon workers; this fails to compile if regorus stops being Send.
@@ -376,7 +403,7 @@ impl Evaluator {
         let mut queries = Vec::with_capacity(set.rules.len());
         let mut engines = Vec::with_capacity(set.rules.len());
         for rule in &set.rules {
-            let engine = set.rule_engine(rule, Arc::clone(&index), params)?;
+            let mut engine = set.rule_engine(rule, Arc::clone(&index), params)?;
             let declares = |name: &str| {
                 engine
                     .has_declared_rule_rooted_at(&rule.file, name)
@@ -392,13 +419,24 @@ impl Evaluator {
                 declares("applicable").then(|| format!("data.{}.applicable", rule.package)),
                 format!("data.{}.result", rule.package),
             ));
+            // `print()` output goes to the debug log, never straight to the terminal (and so
+            // not at all under `-q`).
+            engine.set_gather_prints(true);
             engines.push(engine);
         }
         Ok(Evaluator {
             engines,
             rules: set.rules.clone(),
             queries,
+            fail_fast: false,
         })
+    }
+
+    /// With `true`, [`Evaluator::evaluate`] returns the first evaluation error instead of
+    /// recording an `error` result for the pair and going on.
+    pub fn fail_fast(mut self, fail_fast: bool) -> Self {
+        self.fail_fast = fail_fast;
+        self
     }
 
     /// Evaluates every rule on every resource of its type; results sorted by rule and resource.
@@ -449,6 +487,11 @@ impl Evaluator {
                     let started = std::time::Instant::now();
                     let result =
                         evaluate_one(&mut engines[ri], rule, &self.queries[ri], resource, input);
+                    log_prints(&mut engines[ri], rule, resource);
+                    let result = match result {
+                        Err(e) if !self.fail_fast => Ok(Some(error_result(rule, resource, &e))),
+                        other => other,
+                    };
                     spent[ri].fetch_add(
                         started.elapsed().as_nanos() as u64,
                         std::sync::atomic::Ordering::Relaxed,
@@ -520,7 +563,12 @@ fn evaluate_one(
         );
         return Ok(Some(result));
     }
-    let output = serde_json::to_value(&output).unwrap_or_default();
+    let output = serde_json::to_value(&output).map_err(|e| PolicyError::BadResult {
+        file: rule.file.clone(),
+        rule_id: rule.meta.id.clone(),
+        resource_id: resource_id.to_string(),
+        message: format!("`result` is not JSON (an object key that is not a string?): {e}"),
+    })?;
     fill_from_output(&mut result, &output).map_err(|message| PolicyError::BadResult {
         file: rule.file.clone(),
         rule_id: rule.meta.id.clone(),
@@ -528,6 +576,33 @@ fn evaluate_one(
         message,
     })?;
     Ok(Some(result))
+}
+
+/// The `error` result recorded for a pair that could not be evaluated.
+fn error_result(rule: &Rule, resource: &Value, error: &PolicyError) -> RuleResult {
+    let mut result = base_result(rule, resource);
+    result.status = Status::Error;
+    result.message = error.to_string();
+    result
+}
+
+/// Hands what a rule printed on this resource to the debug log, shown and not obeyed.
+fn log_prints(engine: &mut Engine, rule: &Rule, resource: &Value) {
+    let Ok(lines) = engine.take_prints() else {
+        return;
+    };
+    let resource = resource
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    for line in lines {
+        tracing::debug!(
+            rule = %rule.meta.id,
+            resource = %crate::text::visible(resource),
+            "print: {}",
+            crate::text::visible(&line)
+        );
+    }
 }
 
 fn base_result(rule: &Rule, resource: &Value) -> RuleResult {
@@ -539,17 +614,12 @@ fn base_result(rule: &Rule, resource: &Value) -> RuleResult {
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let normalized = ids::normalize(id);
-    let workspace_id = if ty.eq_ignore_ascii_case(crate::inventory::types::WORKSPACE) {
-        Some(id.to_string())
-    } else if ty
+    let workspace_id = ty
         .to_ascii_lowercase()
         .starts_with(crate::inventory::types::WORKSPACE)
-    {
-        ids::parent_of(&normalized).map(|p| id[..p.len()].to_string())
-    } else {
-        None
-    };
+        .then(|| ids::workspace_of(id))
+        .flatten()
+        .map(str::to_string);
     RuleResult {
         rule_id: rule.meta.id.clone(),
         title: rule.meta.title.clone(),
@@ -582,7 +652,7 @@ fn fill_from_output(result: &mut RuleResult, output: &Value) -> Result<(), Strin
         .and_then(Value::as_str)
         .unwrap_or_default();
     result.status = match Status::parse(status) {
-        Some(s) if s != Status::Exempt => s,
+        Some(s) if !matches!(s, Status::Exempt | Status::Error) => s,
         _ => {
             return Err(format!(
                 "`status` must be pass, fail, unknown or not_applicable, got {:?}",
