@@ -179,7 +179,9 @@ fn a_rule_that_never_ends_is_stopped_and_named_with_its_file_and_resource() {
         .collect();
     assert!(errors.iter().all(|r| r["rule_id"] == "SLOW001"));
     let at = errors[0]["message"].as_str().unwrap();
-    assert!(at.contains("slow001.rego:"), "the file and line: {at}");
+    // The loop is in `n`; regorus gives no place for a time limit, so the error points at the
+    // `result` being evaluated: line 15 of the rule file.
+    assert!(at.contains("slow001.rego:15"), "the file and line: {at}");
 }
 
 #[test]
@@ -819,4 +821,50 @@ fn a_report_that_cannot_be_written_leaves_the_out_dir_as_it_was() {
     assert!(stderr(&out).contains("baseline.json"), "{}", stderr(&out));
     assert_eq!(dir.read("out/findings.json"), "old json");
     assert!(!dir.path("out/findings.csv").exists());
+}
+
+#[test]
+fn an_orphan_connection_never_aborts_the_scan_or_passes() {
+    let dir = Dir::new();
+    let mut snapshot: Value =
+        serde_json::from_slice(&std::fs::read(repo("fixtures/demo-tenant.json")).unwrap()).unwrap();
+    let resources = snapshot["resources"].as_array_mut().unwrap();
+    let mut orphan = resources
+        .iter()
+        .find(|r| r["type"] == "Microsoft.MachineLearningServices/workspaces/connections")
+        .unwrap()
+        .clone();
+    let id = orphan["id"]
+        .as_str()
+        .unwrap()
+        .replace("/workspaces/", "/workspaces/gone-")
+        .replace("/connections/", "/connections/orphan-");
+    orphan["id"] = json!(id);
+    orphan["name"] = json!("orphan-connection");
+    resources.push(orphan);
+    let path = dir.json("orphan.json", &snapshot);
+    let out = dir.run(&[
+        "scan",
+        "--snapshot",
+        path.to_str().unwrap(),
+        "--out-dir",
+        "out",
+    ]);
+    // An error result (exit 2) or an unknown (exit 3, once the rule says so): never a crash
+    // that writes nothing, never a pass.
+    assert!(matches!(code(&out), 1..=3), "{}", stderr(&out));
+    let report = dir.report("out");
+    let results = report["results"].as_array().unwrap();
+    let orphan: Vec<&Value> = results
+        .iter()
+        .filter(|r| r["resource_name"] == "orphan-connection")
+        .collect();
+    assert!(!orphan.is_empty());
+    assert!(orphan.iter().all(|r| r["status"] != "pass"), "{orphan:?}");
+    // Every other rule and resource was still evaluated.
+    assert!(
+        results
+            .iter()
+            .any(|r| r["rule_id"] == "AML001" && r["status"] == "fail")
+    );
 }

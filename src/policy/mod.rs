@@ -337,6 +337,24 @@ pub fn location(message: &str) -> Option<String> {
     })
 }
 
+/// The 1-based line where a module declares rule `name` (`name :=`, `name if`, `default name`).
+fn declaration_line(text: &str, name: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("default ").unwrap_or(l);
+            l.strip_prefix(name).is_some_and(|rest| {
+                let rest = rest.trim_start();
+                rest.starts_with(":=")
+                    || rest.starts_with('=')
+                    || rest.starts_with("if")
+                    || rest.starts_with('{')
+                    || rest.starts_with("contains")
+            })
+        })
+        .map(|i| i + 1)
+}
+
 /// The file of a regorus message's location (the location minus `:line:col`).
 fn located_file(message: &str) -> Option<String> {
     let at = location(message)?;
@@ -381,6 +399,9 @@ pub struct Evaluator {
     rules: Vec<Rule>,
     /// Per rule: the `applicable` query when the rule declares one, and the `result` query.
     queries: Vec<(Option<String>, String)>,
+    /// Per rule: where `applicable` and `result` are declared (`file:line`), to place an error
+    /// regorus reports without a location (a budget overrun).
+    declared_at: Vec<(String, String)>,
     /// Stop at the first pair that cannot be evaluated instead of recording an `error` result.
     fail_fast: bool,
 }
@@ -402,7 +423,18 @@ impl Evaluator {
         drop(set.engine(Arc::clone(&index), params, false)?);
         let mut queries = Vec::with_capacity(set.rules.len());
         let mut engines = Vec::with_capacity(set.rules.len());
+        let mut declared_at = Vec::with_capacity(set.rules.len());
         for rule in &set.rules {
+            let text = set
+                .modules
+                .iter()
+                .find(|m| m.path == rule.file)
+                .map_or("", |m| m.text.as_str());
+            let at = |name: &str| match declaration_line(text, name) {
+                Some(line) => format!("{}:{line}", rule.file),
+                None => rule.file.clone(),
+            };
+            declared_at.push((at("applicable"), at("result")));
             let mut engine = set.rule_engine(rule, Arc::clone(&index), params)?;
             let declares = |name: &str| {
                 engine
@@ -428,6 +460,7 @@ impl Evaluator {
             engines,
             rules: set.rules.clone(),
             queries,
+            declared_at,
             fail_fast: false,
         })
     }
@@ -485,8 +518,14 @@ impl Evaluator {
                     let (resource, input) =
                         &subjects[&rule.meta.resource_type.to_ascii_lowercase()][si];
                     let started = std::time::Instant::now();
-                    let result =
-                        evaluate_one(&mut engines[ri], rule, &self.queries[ri], resource, input);
+                    let result = evaluate_one(
+                        &mut engines[ri],
+                        rule,
+                        &self.queries[ri],
+                        &self.declared_at[ri],
+                        resource,
+                        input,
+                    );
                     log_prints(&mut engines[ri], rule, resource);
                     let result = match result {
                         Err(e) if !self.fail_fast => Ok(Some(error_result(rule, resource, &e))),
@@ -520,6 +559,7 @@ fn evaluate_one(
     engine: &mut Engine,
     rule: &Rule,
     (applicable_query, result_query): &(Option<String>, String),
+    (applicable_at, result_at): &(String, String),
     resource: &Value,
     input: &regorus::Value,
 ) -> Result<Option<RuleResult>, PolicyError> {
@@ -527,20 +567,34 @@ fn evaluate_one(
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let eval_error = |e: anyhow::Error| {
-        let message = format!("{e:#}").trim_start().to_string();
-        PolicyError::Evaluation {
-            at: location(&message).unwrap_or_else(|| rule.file.clone()),
-            file: rule.file.clone(),
-            rule_id: rule.meta.id.clone(),
-            resource_id: resource_id.to_string(),
-            message,
+    // Without a location from regorus (a budget overrun carries none), the error is placed at
+    // the declaration of the rule being evaluated.
+    let eval_error = |declared_at: String, name: &'static str| {
+        move |e: anyhow::Error| {
+            let mut message = format!("{e:#}").trim_start().to_string();
+            let at = match location(&message) {
+                Some(at) => at,
+                None => {
+                    message.push_str(&format!(" (while evaluating `{name}`)"));
+                    declared_at
+                }
+            };
+            PolicyError::Evaluation {
+                at,
+                file: rule.file.clone(),
+                rule_id: rule.meta.id.clone(),
+                resource_id: resource_id.to_string(),
+                message,
+            }
         }
     };
     engine.set_input(input.clone());
     // A declared `applicable` that is false or undefined (its body did not hold) skips the pair.
     if let Some(query) = applicable_query {
-        match engine.eval_rule(query.clone()).map_err(eval_error)? {
+        match engine
+            .eval_rule(query.clone())
+            .map_err(eval_error(applicable_at.clone(), "applicable"))?
+        {
             regorus::Value::Bool(true) => {}
             regorus::Value::Bool(false) | regorus::Value::Undefined => return Ok(None),
             other => {
@@ -553,7 +607,9 @@ fn evaluate_one(
             }
         }
     }
-    let output = engine.eval_rule(result_query.clone()).map_err(eval_error)?;
+    let output = engine
+        .eval_rule(result_query.clone())
+        .map_err(eval_error(result_at.clone(), "result"))?;
     let mut result = base_result(rule, resource);
     if output == regorus::Value::Undefined {
         result.status = Status::Unknown;
