@@ -12,8 +12,12 @@
 //! - [`collect`]: live inventory from Azure Resource Manager;
 //! - [`cli`]: the command line, which decides exit codes.
 //!
-//! Small shared pieces: [`output`] (atomic file writes), [`time_util`] (RFC 3339), and
+//! Small shared pieces: [`output`] (atomic file writes), [`strict_json`] (JSON with duplicate
+//! keys refused and errors placed by line, column and JSON path), [`text`] (control and bidi characters
+//! shown, not obeyed), [`time_util`] (RFC 3339), and
 //! [`synthetic`] (generated tenants for benchmarks).
+
+#![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod collect;
@@ -25,7 +29,9 @@ pub mod output;
 pub mod permissions;
 pub mod policy;
 pub mod report;
+pub mod strict_json;
 pub mod synthetic;
 #[cfg(test)]
 mod test_support;
+pub mod text;
 pub mod time_util;

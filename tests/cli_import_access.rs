@@ -307,10 +307,10 @@ fn bad_input_names_the_file_and_place_and_writes_nothing() {
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "bad-snapshot.json: at $.resources[1]: missing `id`",
+            "bad-snapshot.json:1:107: at $.resources[1]: missing `id`",
         ))
         .stderr(predicate::str::contains(
-            "at $.resources[2].properties.roleDefinitionId",
+            "bad-snapshot.json:1:122: at $.resources[2].properties.roleDefinitionId",
         ));
 }
 

@@ -498,7 +498,8 @@ fn a_broken_policy_names_its_file_and_line_and_writes_nothing() {
         .stderr(predicate::str::contains(":13:"));
     assert!(!out.exists());
 
-    // A runtime error names the rule, the file and the resource.
+    // A runtime error names the rule, the file and the resource; with --fail-fast nothing is
+    // written, otherwise the reports carry it as an `error` result (tests/hardening.rs).
     user_rule(
         dir.path(),
         "X001",
@@ -508,6 +509,7 @@ fn a_broken_policy_names_its_file_and_line_and_writes_nothing() {
     scan(&demo(), &out)
         .arg("--policy-dir")
         .arg(&policies)
+        .arg("--fail-fast")
         .assert()
         .code(2)
         .stderr(predicate::str::contains("x001.rego"))

@@ -111,7 +111,7 @@ impl CollectArgs {
     pub fn collect(&self, quiet: bool) -> Result<Collection, CollectError> {
         let collector = Collector::connect(&self.settings(!quiet))?;
         if !quiet {
-            eprintln!("authenticated with {}", collector.credential());
+            say!("authenticated with {}", collector.credential());
         }
         let collection = collector.run()?;
         if !quiet {
@@ -145,7 +145,7 @@ pub fn run(args: CollectCommandArgs) -> anyhow::Result<Exit> {
         Some(path) => {
             write_atomically(path, &bytes).context("writing the snapshot")?;
             if !args.quiet {
-                eprintln!("wrote {}", path.display());
+                say!("wrote {}", path.display());
             }
         }
     }
@@ -179,7 +179,7 @@ fn print_summary(collection: &Collection) {
     };
     let stats = &collection.stats;
     let waited: Duration = stats.retry_after_waits.iter().sum();
-    eprintln!(
+    say!(
         "collected {} resources from {} subscription(s) in {:.1}s: {} complete, {} partial, {} failed; \
          {} requests, {} retried, {} throttled (waited {:.1}s as Retry-After asked), {} paced",
         snapshot.resources.len(),
@@ -203,12 +203,12 @@ fn print_summary(collection: &Collection) {
             ScopeStatus::Partial => "partial",
             _ => "failed",
         };
-        eprintln!("  subscription {} is {status}:", scope.subscription_id);
+        say!("  subscription {} is {status}:", scope.subscription_id);
         for e in &scope.errors {
-            eprintln!("    {}: {}", e.resource_type, e.message);
+            say!("    {}: {}", e.resource_type, e.message);
         }
     }
     for warning in &collection.warnings {
-        eprintln!("warning: {warning}");
+        say!("warning: {warning}");
     }
 }

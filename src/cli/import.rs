@@ -44,9 +44,26 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Exit> {
     for sub in &args.deny_assignments_listed {
         importer.deny_assignments_listed(sub);
     }
+    for t in importer.truncated() {
+        say!(
+            "warning: {}: the list body has a nextLink, so it holds only the first page; {} recorded as partial (fetch every page, or use `amlaudit collect`)",
+            t.file,
+            if t.subscriptions.is_empty() {
+                "the subscriptions it covers are".to_string()
+            } else {
+                format!("subscription(s) {} are", t.subscriptions.join(", "))
+            }
+        );
+    }
+    if importer.secrets_removed() > 0 {
+        say!(
+            "note: dropped {} secret field(s) (passwords, keys, connection strings, tokens): amlaudit never stores secrets",
+            importer.secrets_removed()
+        );
+    }
     let uncovered = importer.uncovered_subscriptions(&args.subscriptions);
     if !uncovered.is_empty() {
-        eprintln!(
+        say!(
             "note: not covered (pass --subscription to vouch that the files hold all of it): {}",
             uncovered.join(", ")
         );
@@ -54,7 +71,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Exit> {
     let snapshot = importer.finish(&args.subscriptions, args.tenant, &args.cloud);
     write_atomically(&args.output, &snapshot.to_json_bytes())
         .with_context(|| "writing the snapshot".to_string())?;
-    eprintln!(
+    say!(
         "wrote {} resources covering {} subscription(s) to {}",
         snapshot.resources.len(),
         snapshot.scopes.len(),

@@ -4,6 +4,14 @@
 //! library, and return an [`Exit`] that `main` turns into the process status. Errors are printed
 //! once, with their chain, and exit 2.
 
+/// `eprintln!` for everything the CLI tells a person on stderr: control and bidi characters in
+/// the message (from resource names, file names, rule output) are shown, not obeyed.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::text::visible_lines(&format!($($arg)*)))
+    };
+}
+
 mod access;
 mod collect;
 mod diff;
@@ -88,7 +96,7 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {err:#}");
+            say!("error: {err:#}");
             Exit::Error.into()
         }
     }

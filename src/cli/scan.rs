@@ -17,10 +17,10 @@ use sha2::{Digest, Sha256};
 
 use super::Exit;
 use super::collect::CollectArgs;
-use crate::findings::Severity;
+use crate::findings::{Severity, Status};
 use crate::gate::{Baseline, Exemptions, Gate, Verdict};
 use crate::inventory::{Inventory, Snapshot};
-use crate::output::write_atomically;
+use crate::output::{PendingFile, write_all, write_atomically};
 use crate::permissions::PermissionIndex;
 use crate::policy::{Evaluator, Params, PolicySet};
 use crate::report::{self, Format, Report, SnapshotInfo};
@@ -73,9 +73,18 @@ pub struct ScanArgs {
     /// Let unknown results and incompletely read scopes exit 0 when nothing fails.
     #[arg(long)]
     pub allow_unknown: bool,
-    /// Print nothing on stdout or stderr but errors.
+    /// Print nothing on stdout or stderr but errors (rules' `print()` output goes to the debug
+    /// log, -vv).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Stop at the first rule that cannot be evaluated on a resource (exit 2, no reports). By
+    /// default such a pair is an `error` result, the scan goes on, writes every report with the
+    /// errors in them, and exits 2.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Wall-clock seconds one rule may spend on one resource before it is stopped as an error.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub rule_time_limit: f64,
     /// Where to keep the snapshot a live scan collected, as evidence of what was audited.
     #[arg(
         long,
@@ -164,7 +173,8 @@ impl Inputs {
             .as_deref()
             .map(|path| Baseline::load(path).map(|b| (path.display().to_string(), b)))
             .transpose()?;
-        let policies = PolicySet::load(&args.policy_dirs)?;
+        let mut policies = PolicySet::load(&args.policy_dirs)?;
+        policies.budget.time = std::time::Duration::from_secs_f64(args.rule_time_limit);
         Ok(Inputs {
             params,
             exemptions,
@@ -191,7 +201,7 @@ fn audit(
     let inventory = Inventory::new(snapshot);
     let index = Arc::new(PermissionIndex::new(&inventory));
     tracing::info!(assignments = index.len(), elapsed = ?started.elapsed(), "inventory and permission index built");
-    let evaluator = Evaluator::new(&policies, index, &params)?;
+    let evaluator = Evaluator::new(&policies, index, &params)?.fail_fast(args.fail_fast);
     let started = std::time::Instant::now();
     let mut results = evaluator.evaluate(&inventory)?;
     tracing::info!(results = results.len(), elapsed = ?started.elapsed(), "rules evaluated");
@@ -209,23 +219,45 @@ fn audit(
     report.exemptions = exemption_report;
     report.baseline = baseline_report;
 
-    let mut files = vec![Format::Json, Format::Csv];
+    let mut formats = vec![Format::Json, Format::Csv];
     for format in &args.formats {
-        if !files.contains(format) {
-            files.push(*format);
+        if !formats.contains(format) {
+            formats.push(*format);
         }
     }
-    files
+    // Every file is rendered before any is written, and all are written together: a failure
+    // leaves the output directory (and the baseline) as they were.
+    let mut files = formats
         .par_iter()
-        .try_for_each(|format| report::write(*format, &report, &args.out_dir))?;
+        .map(|format| report::pending(*format, &report, &args.out_dir))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
     if let Some(path) = &args.create_baseline {
-        Baseline::from_results(&report.results).write(path, &report.generated_at)?;
+        files.push(PendingFile {
+            path: path.clone(),
+            bytes: Baseline::from_results(&report.results).to_json_bytes(&report.generated_at),
+            executable: false,
+        });
     }
+    write_all(&files)?;
+    drop(files);
 
     tracing::info!(elapsed = ?started.elapsed(), "reports written");
     if !args.quiet {
         warn_about_exemptions(&report);
         print_stdout(&report, args)?;
+    }
+    // Errors are reported even under -q: they decide the exit status.
+    report_rule_errors(&report);
+    let covers_nothing =
+        inventory.snapshot.scopes.is_empty() && inventory.snapshot.resources.is_empty();
+    if covers_nothing {
+        say!(
+            "warning: {}: the snapshot covers nothing (no scopes and no resources): nothing was audited",
+            report.snapshot.path
+        );
     }
     // Freeing a large tenant's millions of small allocations takes seconds; the process is about
     // to exit and the OS reclaims it all at once.
@@ -235,9 +267,11 @@ fn audit(
         no_fail: args.no_fail,
         allow_unknown: args.allow_unknown,
     };
-    let verdict = gate.verdict(&report);
+    let verdict = gate.verdict(&report.results, &report.summary);
     std::mem::forget(report);
     Ok(match verdict {
+        Verdict::Error => Exit::Error,
+        _ if covers_nothing && !args.no_fail => Exit::Incomplete,
         Verdict::Clean => Exit::Clean,
         Verdict::Violations => Exit::Violations,
         Verdict::Incomplete => Exit::Incomplete,
@@ -267,7 +301,7 @@ fn warn_about_exemptions(report: &Report) {
     };
     for u in &ex.expired {
         let e = &u.exemption;
-        eprintln!(
+        say!(
             "warning: {}: exemption {} (rule {}, resource {}) expired {} and no longer applies ({} failure(s))",
             ex.file,
             e.entry,
@@ -278,10 +312,47 @@ fn warn_about_exemptions(report: &Report) {
         );
     }
     for e in &ex.unmatched {
-        eprintln!(
+        say!(
             "warning: {}: exemption {} (rule {}, resource {}) matches no failure",
-            ex.file, e.entry, e.rule, e.resource
+            ex.file,
+            e.entry,
+            e.rule,
+            e.resource
         );
+    }
+}
+
+/// Every pair a rule could not evaluate, on stderr (the first few; the reports hold them all).
+fn report_rule_errors(report: &Report) {
+    const SHOWN: usize = 10;
+    let errors: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Error)
+        .collect();
+    for r in errors.iter().take(SHOWN) {
+        say!("error: {}", r.message);
+    }
+    if errors.len() > SHOWN {
+        say!(
+            "error: and {} more rule errors (see findings.json)",
+            errors.len() - SHOWN
+        );
+    }
+    if !errors.is_empty() {
+        say!(
+            "error: {} (rule, resource) pair(s) could not be evaluated; the reports were written with them as `error` results",
+            errors.len()
+        );
+    }
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 86400"
+        )),
     }
 }
 

@@ -90,7 +90,6 @@ pub(crate) mod names {
     pub const ROLE_ASSIGNMENT: &str = "Microsoft.Authorization/roleAssignments";
     pub const ROLE_DEFINITION: &str = "Microsoft.Authorization/roleDefinitions";
     pub const DENY_ASSIGNMENT: &str = "Microsoft.Authorization/denyAssignments";
-    pub const GROUP_MEMBERSHIP: &str = "microsoft.graph/transitiveMemberOf";
 }
 
 /// Top-level types listed per subscription, with their api-versions.

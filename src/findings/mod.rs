@@ -6,6 +6,8 @@
 //! executed as code.
 
 pub mod quote;
+pub mod review;
+pub mod summary;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -69,6 +71,9 @@ pub enum Status {
     NotApplicable,
     /// A failure covered by an unexpired exemption.
     Exempt,
+    /// The rule could not be evaluated on this resource (a Rego error, a malformed result, a
+    /// budget overrun): nothing is known, and the scan exits 2 after writing its reports.
+    Error,
 }
 
 impl Status {
@@ -79,6 +84,7 @@ impl Status {
             Status::Pass => "pass",
             Status::NotApplicable => "not_applicable",
             Status::Exempt => "exempt",
+            Status::Error => "error",
         }
     }
 
@@ -89,6 +95,7 @@ impl Status {
             "pass" => Some(Status::Pass),
             "not_applicable" => Some(Status::NotApplicable),
             "exempt" => Some(Status::Exempt),
+            "error" => Some(Status::Error),
             _ => None,
         }
     }
@@ -148,10 +155,10 @@ pub struct RuleResult {
     pub remediation: Vec<Remediation>,
     /// Set when an exemption applies: its justification, owner and expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exemption: Option<Value>,
+    pub exemption: Option<review::ExemptionRecord>,
     /// Set when a baseline is in use: whether this failure is new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<String>,
+    pub baseline: Option<review::BaselineState>,
 }
 
 impl RuleResult {

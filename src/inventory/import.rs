@@ -20,6 +20,11 @@
 //!   `POST /v1.0/directoryObjects/<id>/getMemberGroups` (`{"value": ["<group id>", ...]}`).
 //!   A body that still has an `@odata.nextLink` is incomplete: that principal's memberships stay
 //!   unknown, with the reason in `directory.errors`.
+//!
+//! Input is read strictly: a key duplicated in any object is an error with its line, column and
+//! JSON path. A list body with a `nextLink` holds only its first page, so the subscriptions it
+//! covers are recorded as `partial`, never `complete`. Fields that hold secrets (passwords, keys,
+//! connection strings, tokens; see [`SECRET_FIELDS`]) are dropped, as `collect` never fetches them.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -27,8 +32,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value, json};
 
 use super::snapshot::{
-    self, DenyAssignmentsRead, Directory, DirectoryError, Problem, ScopeCoverage, ScopeStatus,
-    Snapshot,
+    self, DenyAssignmentsRead, Directory, DirectoryError, Problem, ScopeCoverage, ScopeError,
+    ScopeStatus, Snapshot,
 };
 use crate::ids;
 
@@ -48,9 +53,56 @@ pub enum ImportError {
         column: usize,
         message: String,
     },
-    #[error("{path}: {problem}")]
+    #[error("{}{}{problem}", .path.display(), separator(.problem))]
     Invalid { path: PathBuf, problem: Problem },
 }
+
+/// `file:line:col: at ...` when the problem has a position, `file: at ...` otherwise.
+fn separator(problem: &Problem) -> &'static str {
+    if problem.position.is_some() {
+        ":"
+    } else {
+        ": "
+    }
+}
+
+/// A list body that held only its first page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Truncated {
+    /// The file, as the user named it.
+    pub file: String,
+    /// The subscriptions of the items on that page (empty when it had none).
+    pub subscriptions: Vec<String>,
+    /// The ARM type of the items on that page, when they had one.
+    pub resource_type: Option<String>,
+}
+
+/// Field names (compared case-insensitively) whose values are secrets. ARM GETs never return
+/// them, but `az ... list-keys`, `az acr credential show` and `--with-secrets` output do.
+pub const SECRET_FIELDS: &[&str] = &[
+    "password",
+    "passwords",
+    "secret",
+    "clientsecret",
+    "secretaccesskey",
+    "key",
+    "keys",
+    "primarykey",
+    "secondarykey",
+    "accountkey",
+    "accesskey",
+    "privatekey",
+    "connectionstring",
+    "primaryconnectionstring",
+    "secondaryconnectionstring",
+    "sastoken",
+    "sas",
+    "pat",
+    "personalaccesstoken",
+    "token",
+    "accesstoken",
+    "refreshtoken",
+];
 
 /// Collects resources from many files into one snapshot.
 #[derive(Debug, Default)]
@@ -61,6 +113,9 @@ pub struct Importer {
     directory: Directory,
     /// Subscriptions whose deny assignments the files hold.
     deny_read: HashSet<String>,
+    truncated: Vec<Truncated>,
+    /// How many secret fields were dropped.
+    secrets_removed: usize,
 }
 
 impl Importer {
@@ -74,22 +129,42 @@ impl Importer {
             path: path.to_path_buf(),
             source,
         })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|e| ImportError::Syntax {
-            path: path.to_path_buf(),
-            line: e.line(),
-            column: e.column(),
-            message: e
-                .to_string()
-                .split(" at line ")
-                .next()
-                .unwrap_or_default()
-                .to_string(),
+        let value = crate::strict_json::parse_slice(&bytes, "$").map_err(|e| {
+            if e.message.starts_with("duplicate key") {
+                ImportError::Invalid {
+                    path: path.to_path_buf(),
+                    problem: e.into(),
+                }
+            } else {
+                ImportError::Syntax {
+                    path: path.to_path_buf(),
+                    line: e.line,
+                    column: e.column,
+                    message: e.message,
+                }
+            }
         })?;
-        self.add_value(value)
+        let truncated_before = self.truncated.len();
+        let count = self
+            .add_value(value)
             .map_err(|problem| ImportError::Invalid {
                 path: path.to_path_buf(),
                 problem,
-            })
+            })?;
+        for t in &mut self.truncated[truncated_before..] {
+            t.file = path.display().to_string();
+        }
+        Ok(count)
+    }
+
+    /// List bodies that held a `nextLink`: only their first page was imported.
+    pub fn truncated(&self) -> &[Truncated] {
+        &self.truncated
+    }
+
+    /// How many secret-holding fields were dropped from the input.
+    pub fn secrets_removed(&self) -> usize {
+        self.secrets_removed
     }
 
     /// Adds the resources of one parsed document; returns how many objects it held.
@@ -120,6 +195,7 @@ impl Importer {
                         let d: Directory = serde_json::from_value(d).map_err(|e| Problem {
                             json_path: "$.directory".into(),
                             message: e.to_string(),
+                            position: None,
                         })?;
                         self.directory.group_memberships.extend(d.group_memberships);
                         self.directory.errors.extend(d.errors);
@@ -129,7 +205,15 @@ impl Importer {
                     }
                     (take_array(&mut obj, "resources"), "$.resources")
                 } else if obj.get("value").is_some_and(Value::is_array) && !obj.contains_key("id") {
-                    (take_array(&mut obj, "value"), "$.value")
+                    let items = take_array(&mut obj, "value");
+                    let next = obj
+                        .get("nextLink")
+                        .or_else(|| obj.get("@odata.nextLink"))
+                        .is_some_and(|n| n.as_str().is_some_and(|n| !n.trim().is_empty()));
+                    if next {
+                        self.truncated.push(truncation(&items));
+                    }
+                    (items, "$.value")
                 } else if obj.get("data").is_some_and(Value::is_array) && !obj.contains_key("id") {
                     (take_array(&mut obj, "data"), "$.data")
                 } else {
@@ -137,10 +221,10 @@ impl Importer {
                 }
             }
             _ => {
-                return Err(Problem {
-                    json_path: "$".into(),
-                    message: "expected an ARM object, a list body ({\"value\": [...]}) or an array of objects".into(),
-                });
+                return Err(Problem::at(
+                    "$",
+                    "expected an ARM object, a list body ({\"value\": [...]}) or an array of objects",
+                ));
             }
         };
         let count = items.len();
@@ -150,7 +234,8 @@ impl Importer {
             } else {
                 format!("{base}[{i}]")
             };
-            let resource = to_arm_shape(item, &path)?;
+            let mut resource = to_arm_shape(item, &path)?;
+            self.secrets_removed += strip_secrets(&mut resource);
             snapshot::check_resource(&resource, &path)?;
             if snapshot::resource_type(&resource) == super::types::DENY_ASSIGNMENT
                 && let Some(sub) = resource
@@ -191,6 +276,7 @@ impl Importer {
                 .ok_or_else(|| Problem {
                     json_path: format!("{path}.value"),
                     message: "expected the Graph answer's `value` array".into(),
+                    position: None,
                 })?;
             let mut groups = Vec::new();
             for (i, item) in items.iter().enumerate() {
@@ -205,6 +291,7 @@ impl Importer {
                         let id = o.get("id").and_then(Value::as_str).ok_or_else(|| Problem {
                             json_path: format!("{path}.value[{i}].id"),
                             message: "a group without an `id`".into(),
+                            position: None,
                         })?;
                         groups.push(id.trim().to_ascii_lowercase());
                     }
@@ -212,6 +299,7 @@ impl Importer {
                         return Err(Problem {
                             json_path: format!("{path}.value[{i}]"),
                             message: "expected a group id or a directory object".into(),
+                            position: None,
                         });
                     }
                 }
@@ -237,8 +325,9 @@ impl Importer {
         }
     }
 
-    /// The snapshot: `complete` for each listed subscription, coverage from imported snapshots
-    /// for the rest; subscriptions seen only in ids stay uncovered.
+    /// The snapshot: `complete` for each listed subscription (`partial` when a list body that
+    /// holds its resources, or holds nothing to tell, had a `nextLink`), coverage from imported
+    /// snapshots for the rest; subscriptions seen only in ids stay uncovered.
     pub fn finish(
         self,
         subscriptions: &[String],
@@ -249,10 +338,30 @@ impl Importer {
         let mut scopes = self.scopes;
         for sub in subscriptions {
             scopes.retain(|s| !s.subscription_id.eq_ignore_ascii_case(sub));
+            let errors: Vec<ScopeError> = self
+                .truncated
+                .iter()
+                .filter(|t| {
+                    t.subscriptions.is_empty()
+                        || t.subscriptions.iter().any(|s| s.eq_ignore_ascii_case(sub))
+                })
+                .map(|t| ScopeError {
+                    resource_type: t.resource_type.clone().unwrap_or_default(),
+                    message: format!(
+                        "{}: the list body has a nextLink: only its first page was imported",
+                        t.file
+                    ),
+                    http_status: None,
+                })
+                .collect();
             scopes.push(ScopeCoverage {
                 subscription_id: sub.to_ascii_lowercase(),
-                status: ScopeStatus::Complete,
-                errors: Vec::new(),
+                status: if errors.is_empty() {
+                    ScopeStatus::Complete
+                } else {
+                    ScopeStatus::Partial
+                },
+                errors,
                 deny_assignments: None,
             });
         }
@@ -315,6 +424,47 @@ fn is_membership_file(obj: &Map<String, Value>) -> bool {
             .all(|(k, v)| is_guid(k) && v.get("value").is_some_and(Value::is_array))
 }
 
+/// What a first page says about what is missing: its items' subscriptions and type.
+fn truncation(items: &[Value]) -> Truncated {
+    let mut subscriptions: Vec<String> = items
+        .iter()
+        .filter_map(|i| {
+            i.get("id")
+                .and_then(Value::as_str)
+                .and_then(ids::subscription_of)
+        })
+        .collect();
+    subscriptions.sort();
+    subscriptions.dedup();
+    let resource_type = items
+        .iter()
+        .find_map(|i| i.get("type").and_then(Value::as_str))
+        .map(str::to_string);
+    Truncated {
+        file: String::new(),
+        subscriptions,
+        resource_type,
+    }
+}
+
+/// Drops every field named in [`SECRET_FIELDS`], at any depth; returns how many.
+fn strip_secrets(value: &mut Value) -> usize {
+    match value {
+        Value::Object(obj) => {
+            let before = obj.len();
+            obj.retain(|k, _| {
+                !SECRET_FIELDS
+                    .iter()
+                    .any(|secret| k.eq_ignore_ascii_case(secret))
+            });
+            let removed = before - obj.len();
+            removed + obj.values_mut().map(strip_secrets).sum::<usize>()
+        }
+        Value::Array(items) => items.iter_mut().map(strip_secrets).sum(),
+        _ => 0,
+    }
+}
+
 fn take_array(obj: &mut Map<String, Value>, key: &str) -> Vec<Value> {
     match obj.remove(key) {
         Some(Value::Array(a)) => a,
@@ -366,16 +516,16 @@ const ROLE_DEFINITION_FIELDS: &[(&str, &str)] = &[
 /// Rewrites one object into the ARM shape.
 fn to_arm_shape(item: Value, path: &str) -> Result<Value, Problem> {
     let Value::Object(mut obj) = item else {
-        return Err(Problem {
-            json_path: path.to_string(),
-            message: "a resource must be a JSON object".into(),
-        });
+        return Err(Problem::at(
+            path.to_string(),
+            "a resource must be a JSON object",
+        ));
     };
     let Some(id) = obj.get("id").and_then(Value::as_str).map(str::to_string) else {
-        return Err(Problem {
-            json_path: path.to_string(),
-            message: "missing `id`: every resource needs an ARM `id` and `type`".into(),
-        });
+        return Err(Problem::at(
+            path.to_string(),
+            "missing `id`: every resource needs an ARM `id` and `type`",
+        ));
     };
     let declared = obj.get("type").and_then(Value::as_str).map(str::to_string);
     let ty = match declared.clone() {
@@ -384,15 +534,15 @@ fn to_arm_shape(item: Value, path: &str) -> Result<Value, Problem> {
         other => match ids::arm_type_of(&id).or_else(|| container_type_of(&id)) {
             Some(t) => t,
             None => {
-                return Err(Problem {
-                    json_path: format!("{path}.type"),
-                    message: match other {
+                return Err(Problem::at(
+                    format!("{path}.type"),
+                    match other {
                         Some(t) => format!(
                             "`{t}` is not an ARM type and none can be read from the id `{id}`"
                         ),
                         None => format!("missing `type`, and none can be read from the id `{id}`"),
                     },
-                });
+                ));
             }
         },
     };

@@ -3,7 +3,11 @@
 //! Reading is two-phase, like cargo-deny's raw-then-valid config: the file is parsed with each
 //! resource left as raw JSON (cheap, and errors carry line and column), then every resource is
 //! checked in parallel for the `id`/`type` it must have. All problems are collected, each naming
-//! the file and the JSON path, before anything downstream runs.
+//! the file, the line and column in it, and the JSON path, before anything downstream runs.
+//!
+//! The shape is checked strictly (docs/snapshot.schema.json describes it): the document is an
+//! object, a key appears once in any object (see [`crate::strict_json`]), the version is exactly
+//! `1`, and `collected_at` is an RFC 3339 date-time.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -136,49 +140,82 @@ pub enum SnapshotError {
         column: usize,
         message: String,
     },
-    #[error("{path}: {}", format_problems(.problems))]
+    #[error("{}", describe(.path, .problems))]
     Invalid {
         path: PathBuf,
         problems: Vec<Problem>,
     },
 }
 
-/// One problem at a JSON path.
+/// One problem at a JSON path, and where it is in the file when that is known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub json_path: String,
     pub message: String,
+    /// 1-based line and column in the file.
+    pub position: Option<(usize, usize)>,
+}
+
+impl Problem {
+    /// A problem at a JSON path, without a position.
+    pub fn at(json_path: impl Into<String>, message: impl Into<String>) -> Self {
+        Problem {
+            json_path: json_path.into(),
+            message: message.into(),
+            position: None,
+        }
+    }
+}
+
+impl From<crate::strict_json::JsonError> for Problem {
+    fn from(e: crate::strict_json::JsonError) -> Self {
+        Problem {
+            json_path: e.json_path,
+            message: e.message,
+            position: Some((e.line, e.column)),
+        }
+    }
 }
 
 impl std::fmt::Display for Problem {
+    /// `line:column: at $.path: message`, so that after the file name it reads as a compiler's
+    /// `file:line:column:` does.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some((line, column)) = self.position {
+            write!(f, "{line}:{column}: ")?;
+        }
         write!(f, "at {}: {}", self.json_path, self.message)
     }
 }
 
-fn format_problems(problems: &[Problem]) -> String {
+/// `file:line:column: at $.path: message` (or `file: at ...` without a position), one problem per
+/// line, as compilers list their errors.
+fn describe(path: &Path, problems: &[Problem]) -> String {
     const SHOWN: usize = 20;
-    let mut out: Vec<String> = problems
+    let mut lines: Vec<String> = problems
         .iter()
         .take(SHOWN)
-        .map(ToString::to_string)
+        .map(|p| {
+            let separator = if p.position.is_some() { ":" } else { ": " };
+            format!("{}{separator}{p}", path.display())
+        })
         .collect();
     if problems.len() > SHOWN {
-        out.push(format!("and {} more problems", problems.len() - SHOWN));
+        lines.push(format!("and {} more problems", problems.len() - SHOWN));
     }
-    out.join("; ")
+    lines.join("\n")
 }
 
 #[derive(Deserialize)]
 struct RawSnapshot<'a> {
     amlaudit_snapshot: Option<Value>,
-    collected_at: Option<String>,
+    collected_at: Option<Value>,
     #[serde(default)]
     tenant_id: Option<String>,
     #[serde(default)]
     cloud: Option<String>,
-    #[serde(default)]
-    scopes: Option<Value>,
+    #[serde(default, borrow)]
+    scopes: Option<&'a RawValue>,
     #[serde(default, borrow)]
     resources: Option<Vec<&'a RawValue>>,
     #[serde(default)]
@@ -216,35 +253,91 @@ impl Snapshot {
             column: e.column(),
             message: strip_position(&e.to_string()),
         };
+        let invalid = |problems| SnapshotError::Invalid {
+            path: path.to_path_buf(),
+            problems,
+        };
+        // serde accepts a struct written as an array; a snapshot is an object.
+        let first = bytes
+            .iter()
+            .position(|b| !b" \t\r\n".contains(b))
+            .unwrap_or(bytes.len());
+        if bytes.get(first) != Some(&b'{') {
+            let (line, column) = crate::strict_json::line_column(bytes, first);
+            let found = match bytes.get(first) {
+                Some(b'[') => "an array",
+                None => "an empty file",
+                _ => "not an object",
+            };
+            return Err(invalid(vec![Problem {
+                json_path: "$".into(),
+                message: format!("a snapshot is a JSON object, this is {found}"),
+                position: Some((line, column)),
+            }]));
+        }
         let raw: RawSnapshot<'_> = serde_json::from_slice(bytes).map_err(syntax)?;
         let mut problems = Vec::new();
-        match raw.amlaudit_snapshot.as_ref().and_then(Value::as_u64) {
-            Some(v) if v == u64::from(SNAPSHOT_VERSION) => {}
-            Some(v) => problems.push(Problem {
-                json_path: "$.amlaudit_snapshot".into(),
-                message: format!("format version {v} is not supported (this build reads {SNAPSHOT_VERSION})"),
-            }),
-            None => problems.push(Problem {
-                json_path: "$.amlaudit_snapshot".into(),
-                message: format!("missing: not an amlaudit snapshot (expected \"amlaudit_snapshot\": {SNAPSHOT_VERSION}; use `amlaudit import` to build one from ARM or az output)"),
-            }),
+        match &raw.amlaudit_snapshot {
+            Some(Value::Number(n)) if n.as_u64() == Some(u64::from(SNAPSHOT_VERSION)) => {}
+            None | Some(Value::Null) => problems.push(Problem::at(
+                "$.amlaudit_snapshot",
+                format!("missing: not an amlaudit snapshot (expected \"amlaudit_snapshot\": {SNAPSHOT_VERSION}; use `amlaudit import` to build one from ARM or az output)"),
+            )),
+            Some(v) => problems.push(Problem::at(
+                "$.amlaudit_snapshot",
+                format!("unsupported version {v} (this build reads version {SNAPSHOT_VERSION}, written as the integer {SNAPSHOT_VERSION})"),
+            )),
         }
-        let collected_at = raw.collected_at.unwrap_or_else(|| {
-            problems.push(Problem {
-                json_path: "$.collected_at".into(),
-                message: "missing: the snapshot must say when it was collected".into(),
-            });
-            String::new()
-        });
+        let collected_at = match raw.collected_at {
+            Some(Value::String(text)) => {
+                if crate::time_util::parse_rfc3339(&text).is_none() {
+                    problems.push(Problem::at(
+                        "$.collected_at",
+                        format!(
+                            "`{text}` is not an RFC 3339 date-time (such as 2026-11-20T09:30:00Z)"
+                        ),
+                    ));
+                }
+                text
+            }
+            None | Some(Value::Null) => {
+                problems.push(Problem::at(
+                    "$.collected_at",
+                    "missing: the snapshot must say when it was collected",
+                ));
+                String::new()
+            }
+            Some(other) => {
+                problems.push(Problem::at(
+                    "$.collected_at",
+                    format!("must be an RFC 3339 date-time string, got {other}"),
+                ));
+                String::new()
+            }
+        };
+        // A piece of the file parsed on its own: duplicate keys refused, positions in the file.
+        let piece = |raw: &RawValue, root: &str| -> Result<Value, Problem> {
+            let text = raw.get();
+            // The piece borrows from `bytes`, so its address says where it starts in the file.
+            let offset = (text.as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
+            crate::strict_json::parse(text, root).map_err(|mut e| {
+                crate::strict_json::shift(&mut e, bytes, offset);
+                Problem::from(e)
+            })
+        };
         let scopes: Vec<ScopeCoverage> = match raw.scopes {
-            None | Some(Value::Null) => Vec::new(),
-            Some(v) => match serde_json::from_value::<Vec<ScopeCoverage>>(v) {
-                Ok(s) => s,
-                Err(e) => {
-                    problems.push(Problem {
-                        json_path: "$.scopes".into(),
-                        message: e.to_string(),
-                    });
+            None => Vec::new(),
+            Some(raw) => match piece(raw, "$.scopes") {
+                Ok(Value::Null) => Vec::new(),
+                Ok(v) => match serde_json::from_value::<Vec<ScopeCoverage>>(v) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        problems.push(Problem::at("$.scopes", e.to_string()));
+                        Vec::new()
+                    }
+                },
+                Err(p) => {
+                    problems.push(p);
                     Vec::new()
                 }
             },
@@ -257,6 +350,7 @@ impl Snapshot {
                     problems.push(Problem {
                         json_path: "$.directory".into(),
                         message: e.to_string(),
+                        position: None,
                     });
                     Directory::default()
                 }
@@ -267,11 +361,14 @@ impl Snapshot {
             .par_iter()
             .enumerate()
             .map(|(i, raw)| {
-                let value: Value = serde_json::from_str(raw.get()).map_err(|e| Problem {
-                    json_path: format!("$.resources[{i}]"),
-                    message: e.to_string(),
+                let json_path = format!("$.resources[{i}]");
+                let value = piece(raw, &json_path)?;
+                check_resource(&value, &json_path).map_err(|mut p| {
+                    let offset =
+                        (raw.get().as_ptr() as usize).saturating_sub(bytes.as_ptr() as usize);
+                    p.position = Some(crate::strict_json::line_column(bytes, offset));
+                    p
                 })?;
-                check_resource(&value, &format!("$.resources[{i}]"))?;
                 Ok(value)
             })
             .collect();
@@ -283,10 +380,7 @@ impl Snapshot {
             }
         }
         if !problems.is_empty() {
-            return Err(SnapshotError::Invalid {
-                path: path.to_path_buf(),
-                problems,
-            });
+            return Err(invalid(problems));
         }
         Ok(Snapshot {
             amlaudit_snapshot: SNAPSHOT_VERSION,
@@ -315,7 +409,8 @@ impl Snapshot {
 
     /// Serialises to pretty JSON.
     pub fn to_json_bytes(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_default();
+        let mut out = serde_json::to_vec_pretty(self)
+            .expect("a snapshot holds JSON values and string-keyed maps, which always serialise");
         out.push(b'\n');
         out
     }
@@ -324,27 +419,25 @@ impl Snapshot {
 /// A resource must be an object with a string `id` and a string `type`.
 pub fn check_resource(value: &Value, json_path: &str) -> Result<(), Problem> {
     let Some(obj) = value.as_object() else {
-        return Err(Problem {
-            json_path: json_path.to_string(),
-            message: "a resource must be a JSON object".into(),
-        });
+        return Err(Problem::at(
+            json_path.to_string(),
+            "a resource must be a JSON object",
+        ));
     };
     for key in ["id", "type"] {
         match obj.get(key) {
             Some(Value::String(s)) if !s.trim().is_empty() => {}
             Some(_) => {
-                return Err(Problem {
-                    json_path: format!("{json_path}.{key}"),
-                    message: format!("`{key}` must be a non-empty string"),
-                });
+                return Err(Problem::at(
+                    format!("{json_path}.{key}"),
+                    format!("`{key}` must be a non-empty string"),
+                ));
             }
             None => {
-                return Err(Problem {
-                    json_path: json_path.to_string(),
-                    message: format!(
-                        "missing `{key}`: every resource needs an ARM `id` and `type`"
-                    ),
-                });
+                return Err(Problem::at(
+                    json_path,
+                    format!("missing `{key}`: every resource needs an ARM `id` and `type`"),
+                ));
             }
         }
     }
@@ -353,10 +446,10 @@ pub fn check_resource(value: &Value, json_path: &str) -> Result<(), Problem> {
         .and_then(Value::as_str)
         .is_some_and(|id| !id.starts_with('/'))
     {
-        return Err(Problem {
-            json_path: format!("{json_path}.id"),
-            message: "an ARM id starts with `/`".into(),
-        });
+        return Err(Problem::at(
+            format!("{json_path}.id"),
+            "an ARM id starts with `/`",
+        ));
     }
     // An assignment that cannot be attributed to a principal and a role could grant anyone
     // anything; rather than drop it, refuse the snapshot.
@@ -367,10 +460,10 @@ pub fn check_resource(value: &Value, json_path: &str) -> Result<(), Problem> {
                 .and_then(Value::as_str)
                 .is_some_and(|s| !s.trim().is_empty());
             if !ok {
-                return Err(Problem {
-                    json_path: format!("{json_path}.properties.{key}"),
-                    message: format!("a role assignment needs a non-empty `properties.{key}`"),
-                });
+                return Err(Problem::at(
+                    format!("{json_path}.properties.{key}"),
+                    format!("a role assignment needs a non-empty `properties.{key}`"),
+                ));
             }
         }
     }

@@ -119,7 +119,9 @@ pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), 
 
 /// The decision as the object rules see.
 pub fn to_value(decision: &AccessDecision) -> Value {
-    let mut json = serde_json::to_value(decision).unwrap_or_default();
+    let mut json = serde_json::to_value(decision).expect(
+        "an access decision holds only strings, booleans and lists, which always serialise",
+    );
     if let Some(obj) = json.as_object_mut() {
         obj.insert(
             "summary".into(),

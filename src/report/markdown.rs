@@ -13,8 +13,8 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use super::Report;
+use crate::findings::review::BaselineState;
 use crate::findings::{RuleResult, Status};
-use crate::gate::baseline;
 
 /// How many failures are listed with their fix commands.
 pub const MAX_FAILURES: usize = 100;
@@ -28,11 +28,14 @@ pub fn escape(text: &str) -> String {
     for c in text.chars() {
         match c {
             // `$` starts GitHub's inline maths; the rest are CommonMark's own.
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '~' | '&' | '$' => {
+            // `@` too: a PR comment must not mention (notify) a user or team named in a resource.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '~' | '&' | '$' | '@' => {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control() => out.push(' '),
+            c if crate::text::is_hazard(c) => {
+                out.push_str(&crate::text::visible(c.encode_utf8(&mut [0; 4])))
+            }
             c => out.push(c),
         }
     }
@@ -53,9 +56,7 @@ pub fn fenced(code: &str, info: &str) -> String {
 
 /// One line of a `#` comment inside a code block: control characters would start a new line.
 fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::text::visible(text).into_owned()
 }
 
 fn parse_time(text: &str) -> Option<OffsetDateTime> {
@@ -86,7 +87,13 @@ pub fn render(report: &Report) -> String {
     let now = parse_time(&report.generated_at).unwrap_or_else(OffsetDateTime::now_utc);
 
     let incomplete = s.unknown > 0 || !report.summary.incomplete_scopes.is_empty();
-    let headline = if s.fail > 0 {
+    let headline = if s.error > 0 {
+        format!(
+            "❗ {} rule error{}: the audit is incomplete",
+            s.error,
+            if s.error == 1 { "" } else { "s" }
+        )
+    } else if s.fail > 0 {
         format!(
             "❌ {} failure{}",
             s.fail,
@@ -163,6 +170,25 @@ pub fn render(report: &Report) -> String {
     }
     out.push('\n');
 
+    let errors: Vec<&RuleResult> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Error)
+        .collect();
+    if !errors.is_empty() {
+        out.push_str("### Rule errors\n\n");
+        for r in errors.iter().take(MAX_FAILURES) {
+            let _ = writeln!(
+                out,
+                "- {} on {}: {}",
+                escape(&r.rule_id),
+                escape(&r.resource_id),
+                escape(&r.message)
+            );
+        }
+        out.push('\n');
+    }
+
     let failures: Vec<&RuleResult> = report
         .results
         .iter()
@@ -171,8 +197,8 @@ pub fn render(report: &Report) -> String {
     if !failures.is_empty() {
         out.push_str("### Failures\n\n");
         for r in failures.iter().take(MAX_FAILURES) {
-            let marker = match r.baseline.as_deref() {
-                Some(baseline::BASELINED) => " (baselined)",
+            let marker = match r.baseline {
+                Some(BaselineState::Baselined) => " (baselined)",
                 Some(_) => " (new)",
                 None => "",
             };
@@ -286,7 +312,10 @@ mod tests {
 
     #[test]
     fn hostile_text_stays_text() {
-        assert_eq!(escape("a|b<script>`x`\n$y"), r"a\|b\<script\>\`x\` \$y");
+        assert_eq!(
+            escape("a|b<script>`x`\n$y @team\u{1b}[2J"),
+            r"a\|b\<script\>\`x\`\u{a}\$y \@team\u{1b}\[2J"
+        );
         let block = fenced("echo ```` done", "sh");
         assert!(block.starts_with("`````sh\n"), "{block}");
         assert!(block.ends_with("\n`````\n"), "{block}");

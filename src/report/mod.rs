@@ -13,16 +13,15 @@ pub mod sarif;
 pub mod script;
 pub mod table;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::findings::{RuleResult, Status};
-use crate::gate::baseline::BaselineReport;
-use crate::gate::exemptions::ExemptionReport;
+use crate::findings::RuleResult;
+pub use crate::findings::review::{BaselineReport, ExemptionReport};
+pub use crate::findings::summary::{Counts, Summary};
 use crate::inventory::ScopeCoverage;
-use crate::output::{WriteError, write_atomically, write_atomically_executable};
+use crate::output::{PendingFile, WriteError, write_atomically, write_atomically_executable};
 use crate::policy::RuleMeta;
 
 /// The JSON report format version.
@@ -38,69 +37,6 @@ pub struct SnapshotInfo {
     pub tenant_id: Option<String>,
     #[serde(default)]
     pub cloud: Option<String>,
-}
-
-/// Counts of results by status.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub pass: usize,
-    pub fail: usize,
-    pub unknown: usize,
-    pub not_applicable: usize,
-    #[serde(default)]
-    pub exempt: usize,
-}
-
-impl Counts {
-    pub fn add(&mut self, status: Status) {
-        match status {
-            Status::Pass => self.pass += 1,
-            Status::Fail => self.fail += 1,
-            Status::Unknown => self.unknown += 1,
-            Status::NotApplicable => self.not_applicable += 1,
-            Status::Exempt => self.exempt += 1,
-        }
-    }
-
-    pub fn total(&self) -> usize {
-        self.pass + self.fail + self.unknown + self.not_applicable + self.exempt
-    }
-}
-
-/// Totals, per rule, and the scopes that were not read completely.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    pub total: usize,
-    pub by_status: Counts,
-    pub by_rule: BTreeMap<String, Counts>,
-    /// Subscriptions whose coverage is not `complete`.
-    pub incomplete_scopes: Vec<String>,
-}
-
-impl Summary {
-    pub fn new(rules: &[RuleMeta], results: &[RuleResult], scopes: &[ScopeCoverage]) -> Self {
-        let mut s = Summary {
-            by_rule: rules
-                .iter()
-                .map(|r| (r.id.clone(), Counts::default()))
-                .collect(),
-            ..Summary::default()
-        };
-        for r in results {
-            s.by_status.add(r.status);
-            s.by_rule
-                .entry(r.rule_id.clone())
-                .or_default()
-                .add(r.status);
-        }
-        s.total = s.by_status.total();
-        s.incomplete_scopes = scopes
-            .iter()
-            .filter(|c| c.status != crate::inventory::ScopeStatus::Complete)
-            .map(|c| c.subscription_id.clone())
-            .collect();
-        s
-    }
 }
 
 /// The report: run metadata, the rules evaluated, a summary and every result.
@@ -251,6 +187,23 @@ impl Format {
             Format::Script => script::render(report).into_bytes(),
         })
     }
+}
+
+/// A format's file for `out_dir`, rendered but not written: scans render every report first and
+/// write them together with [`crate::output::write_all`].
+pub fn pending(
+    format: Format,
+    report: &Report,
+    out_dir: &Path,
+) -> Result<Option<PendingFile>, RenderError> {
+    let Some(name) = format.file_name() else {
+        return Ok(None);
+    };
+    Ok(Some(PendingFile {
+        path: out_dir.join(name),
+        bytes: format.render(report, false)?,
+        executable: format == Format::Script,
+    }))
 }
 
 /// Writes a format's file into `out_dir`, atomically.

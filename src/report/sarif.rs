@@ -8,22 +8,24 @@
 //! keeps its identity across runs even when the message changes.
 //!
 //! Only failures are results: exempt ones are left out because GitHub ignores SARIF
-//! suppressions, and passes, unknowns and not-applicable pairs are not alerts.
+//! suppressions, and passes, unknowns and not-applicable pairs are not alerts. A pair a rule
+//! could not evaluate is a `toolExecutionNotifications` entry of level `error` on the run's
+//! invocation, which then says `executionSuccessful: false`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
 use serde_sarif::sarif::{
-    ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString,
-    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
-    Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
+    ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString,
+    Notification, PhysicalLocation, PropertyBag, Region, ReportingConfiguration,
+    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
 };
 use sha2::{Digest, Sha256};
 
 use super::Report;
+use crate::findings::review::BaselineState;
 use crate::findings::{RuleResult, Severity, Status};
-use crate::gate::baseline;
 use crate::policy::RuleMeta;
 
 /// The `$schema` written into the log.
@@ -188,8 +190,8 @@ fn result(r: &RuleResult, rule_index: usize, uri: &str) -> SarifResult {
             fingerprint(r),
         )]))
         .properties(PropertyBag::builder().additional_properties(props).build());
-    match r.baseline.as_deref() {
-        Some(baseline::BASELINED) => builder.baseline_state(json!("unchanged")).build(),
+    match r.baseline {
+        Some(BaselineState::Baselined) => builder.baseline_state(json!("unchanged")).build(),
         Some(_) => builder.baseline_state(json!("new")).build(),
         None => builder.build(),
     }
@@ -234,8 +236,28 @@ pub fn to_sarif(report: &Report) -> Sarif {
             json!(report.summary.incomplete_scopes),
         );
     }
+    let notifications: Vec<Notification> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Error)
+        .map(|r| {
+            Notification::builder()
+                .message(
+                    Message::builder()
+                        .text(format!("{} on {}: {}", r.rule_id, r.resource_id, r.message))
+                        .build(),
+                )
+                .level(json!("error"))
+                .build()
+        })
+        .collect();
+    let invocation = Invocation::builder()
+        .execution_successful(notifications.is_empty())
+        .tool_execution_notifications(notifications)
+        .build();
     let run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
+        .invocations(vec![invocation])
         .results(results)
         .properties(
             PropertyBag::builder()
@@ -251,7 +273,8 @@ pub fn to_sarif(report: &Report) -> Sarif {
 }
 
 pub fn render(report: &Report) -> Vec<u8> {
-    let mut out = serde_json::to_vec_pretty(&to_sarif(report)).unwrap_or_default();
+    let mut out = serde_json::to_vec_pretty(&to_sarif(report))
+        .expect("a SARIF log holds only strings, numbers and maps, which always serialise");
     out.push(b'\n');
     out
 }

@@ -108,15 +108,7 @@ pub fn steps(report: &Report) -> Vec<Step<'_>> {
 /// Text made safe for a `#` comment: a control character is written as an escape, so it can
 /// neither end the comment nor hide what follows it on a terminal.
 pub fn comment_text(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
+    crate::text::visible(text).into_owned()
 }
 
 fn comment(out: &mut String, text: &str) {
@@ -274,6 +266,9 @@ mod tests {
 
     #[test]
     fn comments_cannot_be_escaped() {
-        assert_eq!(comment_text("a\nrm -rf /\r"), "a\\nrm -rf /\\r");
+        assert_eq!(
+            comment_text("a\nrm -rf /\r\u{202e}"),
+            "a\\u{a}rm -rf /\\u{d}\\u{202e}"
+        );
     }
 }

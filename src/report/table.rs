@@ -6,6 +6,7 @@ use comfy_table::{Cell, Color, ContentArrangement, Table};
 
 use super::Report;
 use crate::findings::{Severity, Status};
+use crate::text::visible;
 
 fn colored(text: impl ToString, color: Option<Color>, enabled: bool) -> Cell {
     let cell = Cell::new(text);
@@ -40,8 +41,8 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
             .cloned()
             .unwrap_or_default();
         summary.add_row(vec![
-            Cell::new(&rule.id),
-            Cell::new(&rule.title),
+            Cell::new(visible(&rule.id)),
+            Cell::new(visible(&rule.title)),
             colored(rule.severity, Some(severity_color(rule.severity)), color),
             colored(c.pass, (c.pass > 0).then_some(Color::Green), color),
             colored(c.fail, (c.fail > 0).then_some(Color::Red), color),
@@ -73,14 +74,14 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
         {
             any = true;
             let mut row = vec![
-                Cell::new(&r.rule_id),
+                Cell::new(visible(&r.rule_id)),
                 colored(r.severity, Some(severity_color(r.severity)), color),
-                Cell::new(&r.resource_name),
-                Cell::new(r.subscription_id.as_deref().unwrap_or("-")),
-                Cell::new(first_line(&r.message)),
+                Cell::new(visible(&r.resource_name)),
+                Cell::new(visible(r.subscription_id.as_deref().unwrap_or("-"))),
+                Cell::new(visible(&first_line(&r.message))),
             ];
             if report.baseline.is_some() {
-                row.push(Cell::new(r.baseline.as_deref().unwrap_or("-")));
+                row.push(Cell::new(r.baseline.map_or("-", |b| b.as_str())));
             }
             failures.add_row(row);
         }
@@ -90,15 +91,41 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
         out.push_str(&failures.to_string());
         out.push('\n');
     }
+    let errors: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Error)
+        .collect();
+    if !errors.is_empty() {
+        let mut table = Table::new();
+        table
+            .load_style(UTF8_FULL_CONDENSED)
+            .set_content_arrangement(ContentArrangement::Dynamic)
+            .set_header(["Rule", "Resource", "Error"]);
+        for r in &errors {
+            table.add_row(vec![
+                Cell::new(visible(&r.rule_id)),
+                Cell::new(visible(&r.resource_name)),
+                Cell::new(visible(&first_line(&r.message))),
+            ]);
+        }
+        out.push_str("\nRule errors (nothing is known about these pairs)\n");
+        out.push_str(&table.to_string());
+        out.push('\n');
+    }
     let s = &report.summary.by_status;
     out.push_str(&format!(
-        "\n{} results: {} fail, {} unknown, {} pass, {} not applicable, {} exempt\n",
+        "\n{} results: {} fail, {} unknown, {} pass, {} not applicable, {} exempt",
         report.summary.total, s.fail, s.unknown, s.pass, s.not_applicable, s.exempt
     ));
+    if s.error > 0 {
+        out.push_str(&format!(", {} error", s.error));
+    }
+    out.push('\n');
     if let Some(ex) = &report.exemptions {
         out.push_str(&format!(
             "Exemptions ({}): {} applied, {} expired, {} matched no failure\n",
-            ex.file,
+            visible(&ex.file),
             ex.applied.len(),
             ex.expired.len(),
             ex.unmatched.len()
@@ -107,7 +134,7 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
     if let Some(b) = &report.baseline {
         out.push_str(&format!(
             "Baseline ({}): {} new failure(s), {} baselined, {} fixed\n",
-            b.file,
+            visible(&b.file),
             b.new,
             b.baselined,
             b.fixed.len()
@@ -116,7 +143,7 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
     if !report.summary.incomplete_scopes.is_empty() {
         out.push_str(&format!(
             "Not read completely: {} (results that needed them are unknown)\n",
-            report.summary.incomplete_scopes.join(", ")
+            visible(&report.summary.incomplete_scopes.join(", "))
         ));
     }
     out

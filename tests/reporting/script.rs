@@ -143,12 +143,12 @@ fn a_dry_run_over_hostile_names_runs_nothing() {
         Vec::<String>::new(),
         "nothing in a name was executed"
     );
-    // In comments a newline is written as `\n`, so it cannot end the comment; in commands it
-    // stays inside its quotes.
+    // In comments a newline is written as `\u{a}`, so it cannot end the comment; in commands it
+    // is quoted as `$'...\x0a...'`, byte-exact.
     let script = s.dir.read("out/remediation.sh");
     assert!(
         script.contains("#   resource: /subscriptions/")
-            && script.contains(r"computes/gpu'\n touch pwned-newline\n#"),
+            && script.contains(r"computes/gpu'\u{a} touch pwned-newline\u{a}#"),
         "{script}"
     );
 }
