@@ -583,3 +583,57 @@ fn hostile_names_stay_text_and_run_no_script() {
         "requests"
     );
 }
+
+/// Not a timed test: prints how long a large report takes to become usable and to filter, for
+/// BENCHMARKS.md. `AMLAUDIT_HTML_REPORT=/path/report.html cargo test --test html_report --
+/// --ignored --nocapture`.
+#[test]
+#[ignore = "measures a report named by AMLAUDIT_HTML_REPORT; see BENCHMARKS.md"]
+fn measure_a_large_report() {
+    let Some(path) = std::env::var_os("AMLAUDIT_HTML_REPORT") else {
+        eprintln!("set AMLAUDIT_HTML_REPORT to a report.html");
+        return;
+    };
+    let Some(binary) = chromium() else { return };
+    let mut browser = Browser::launch(&binary);
+    let started = std::time::Instant::now();
+    let page = browser.open(Path::new(&path));
+    let load = started.elapsed();
+    let figures = browser.eval(
+        "(async () => {
+            const nav = performance.getEntriesByType('navigation')[0];
+            const timed = f => { const t = performance.now(); const n = f(); return [Math.round(performance.now() - t), n]; };
+            const pick = (id, text) => {
+                const select = document.getElementById(id);
+                select.value = text === '' ? '' : Array.from(select.options).find(o => o.textContent.startsWith(text)).value;
+                select.dispatchEvent(new Event('change'));
+                return Number(document.getElementById('match-count').textContent);
+            };
+            const out = {
+                rows: Number(document.getElementById('row-count').textContent),
+                domInteractiveMs: Math.round(nav.domInteractive),
+                domContentLoadedMs: Math.round(nav.domContentLoadedEventEnd),
+                loadMs: Math.round(nav.loadEventEnd),
+                ruleFilter: timed(() => pick('f-rule', 'AML002 ')),
+                statusFilter: timed(() => pick('f-status', 'fail')),
+                clearFilters: timed(() => { pick('f-rule', ''); return pick('f-status', ''); }),
+                sortByResource: timed(() => { document.querySelector('.sort[data-key=resource]').click(); return 0; }),
+                lastPage: timed(() => { document.getElementById('p-last').click(); return 0; }),
+            };
+            const input = document.getElementById('f-text');
+            const t = performance.now();
+            input.value = 'cluster-7';
+            input.dispatchEvent(new Event('input'));
+            await new Promise(done => setTimeout(done, 160));
+            out.textSearchFirstIncludingDebounce = [Math.round(performance.now() - t), Number(document.getElementById('match-count').textContent)];
+            return out;
+        })()",
+    );
+    println!("wall time to the load event, as the test saw it: {load:?}");
+    println!("{figures:#}");
+    println!("problems: {:?}", browser.problems());
+    println!(
+        "requests besides the page: {:?}",
+        browser.requests_besides(&page)
+    );
+}
