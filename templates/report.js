@@ -205,6 +205,9 @@
     } else {
       add(box, el('p', 'sub', 'No role assignment of this principal applies at this scope.'));
     }
+    if (typeof d.omitted_candidates === 'number') {
+      add(box, el('p', 'sub', d.omitted_candidates + ' other candidate assignment(s) did not count; findings.json lists them.'));
+    }
     return box;
   }
 

@@ -706,6 +706,29 @@ fn details(r: &RuleResult) -> serde_json::Map<String, Value> {
     let Ok(Value::Object(mut all)) = serde_json::to_value(r) else {
         return out;
     };
+    // A pass is proven by the assignments that grant; the candidates that did not count are
+    // most of a large tenant's evidence, so the page counts them and findings.json keeps them.
+    if r.status == Status::Pass
+        && let Some(Value::Array(evidence)) = all.get_mut("evidence")
+    {
+        for item in evidence.iter_mut() {
+            let Value::Object(decision) = item else {
+                continue;
+            };
+            if decision.get("decision").and_then(Value::as_str) != Some("granted") {
+                continue;
+            }
+            if let Some(Value::Array(candidates)) = decision.get_mut("evidence") {
+                let before = candidates.len();
+                candidates
+                    .retain(|c| c.get("contribution").and_then(Value::as_str) == Some("grants"));
+                let omitted = before - candidates.len();
+                if omitted > 0 {
+                    decision.insert("omitted_candidates".to_string(), Value::from(omitted));
+                }
+            }
+        }
+    }
     for key in ["evidence", "remediation", "exemption", "baseline", "fix"] {
         match all.remove(key) {
             None | Some(Value::Null) => {}
