@@ -46,8 +46,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out_dir: PathBuf,
     /// Reports to produce (repeatable). findings.json and findings.csv are always written; sarif,
-    /// junit, markdown and script add findings.sarif, findings.junit.xml, summary.md and
-    /// remediation.sh. Stdout shows the table, unless formats are given without `table`: then
+    /// junit, markdown, script and html add findings.sarif, findings.junit.xml, summary.md,
+    /// remediation.sh and report.html. Stdout shows the table, unless formats are given without `table`: then
     /// the first of them.
     #[arg(long = "format", value_enum, value_name = "FORMAT")]
     pub formats: Vec<Format>,
@@ -219,6 +219,11 @@ fn audit(
     report.exemptions = exemption_report;
     report.baseline = baseline_report;
 
+    let gate = Gate {
+        fail_on: args.fail_on,
+        no_fail: args.no_fail,
+        allow_unknown: args.allow_unknown,
+    };
     let mut formats = vec![Format::Json, Format::Csv];
     for format in &args.formats {
         if !formats.contains(format) {
@@ -229,7 +234,7 @@ fn audit(
     // leaves the output directory (and the baseline) as they were.
     let mut files = formats
         .par_iter()
-        .map(|format| report::pending(*format, &report, &args.out_dir))
+        .map(|format| report::pending(*format, &report, &args.out_dir, &gate))
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .flatten()
@@ -247,7 +252,7 @@ fn audit(
     tracing::info!(elapsed = ?started.elapsed(), "reports written");
     if !args.quiet {
         warn_about_exemptions(&report);
-        print_stdout(&report, args)?;
+        print_stdout(&report, args, &gate)?;
     }
     // Errors are reported even under -q: they decide the exit status.
     report_rule_errors(&report);
@@ -262,11 +267,6 @@ fn audit(
     // Freeing a large tenant's millions of small allocations takes seconds; the process is about
     // to exit and the OS reclaims it all at once.
     std::mem::forget(inventory);
-    let gate = Gate {
-        fail_on: args.fail_on,
-        no_fail: args.no_fail,
-        allow_unknown: args.allow_unknown,
-    };
     let verdict = gate.verdict(&report.results, &report.summary);
     std::mem::forget(report);
     Ok(match verdict {
@@ -278,7 +278,7 @@ fn audit(
     })
 }
 
-fn print_stdout(report: &Report, args: &ScanArgs) -> anyhow::Result<()> {
+fn print_stdout(report: &Report, args: &ScanArgs, gate: &Gate) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = stdout.lock();
@@ -287,7 +287,7 @@ fn print_stdout(report: &Report, args: &ScanArgs) -> anyhow::Result<()> {
         out.write_all(crate::report::table::render(report, color, args.severity).as_bytes())?;
         writeln!(out, "Reports written to {}", args.out_dir.display())?;
     } else if let Some(format) = args.formats.first() {
-        out.write_all(&format.render(report, false)?)?;
+        out.write_all(&format.render(report, false, gate)?)?;
     }
     out.flush()?;
     Ok(())

@@ -6,6 +6,7 @@
 
 pub mod csv;
 pub mod diff;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -20,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::findings::RuleResult;
 pub use crate::findings::review::{BaselineReport, ExemptionReport};
 pub use crate::findings::summary::{Counts, Summary};
+use crate::gate::Gate;
 use crate::inventory::ScopeCoverage;
 use crate::output::{PendingFile, WriteError, write_atomically, write_atomically_executable};
 use crate::policy::RuleMeta;
@@ -156,6 +158,8 @@ pub enum Format {
     Markdown,
     /// remediation.sh: the fix commands as a bash script, dry run unless --apply.
     Script,
+    /// report.html: one self-contained page with charts, filters, evidence and fixes.
+    Html,
 }
 
 impl Format {
@@ -169,11 +173,13 @@ impl Format {
             Format::Junit => Some("findings.junit.xml"),
             Format::Markdown => Some("summary.md"),
             Format::Script => Some(script::FILE_NAME),
+            Format::Html => Some(html::FILE_NAME),
         }
     }
 
-    /// Renders the report in this format.
-    pub fn render(self, report: &Report, color: bool) -> Result<Vec<u8>, RenderError> {
+    /// Renders the report in this format; `gate` is the gate the scan ran with (the HTML page
+    /// shows its verdict).
+    pub fn render(self, report: &Report, color: bool, gate: &Gate) -> Result<Vec<u8>, RenderError> {
         Ok(match self {
             Format::Table => table::render(report, color, None).into_bytes(),
             Format::Json => json::render(report),
@@ -185,6 +191,7 @@ impl Format {
             })?,
             Format::Markdown => markdown::render(report).into_bytes(),
             Format::Script => script::render(report).into_bytes(),
+            Format::Html => html::render(report, gate)?.into_bytes(),
         })
     }
 }
@@ -195,23 +202,29 @@ pub fn pending(
     format: Format,
     report: &Report,
     out_dir: &Path,
+    gate: &Gate,
 ) -> Result<Option<PendingFile>, RenderError> {
     let Some(name) = format.file_name() else {
         return Ok(None);
     };
     Ok(Some(PendingFile {
         path: out_dir.join(name),
-        bytes: format.render(report, false)?,
+        bytes: format.render(report, false, gate)?,
         executable: format == Format::Script,
     }))
 }
 
 /// Writes a format's file into `out_dir`, atomically.
-pub fn write(format: Format, report: &Report, out_dir: &Path) -> Result<(), RenderError> {
+pub fn write(
+    format: Format,
+    report: &Report,
+    out_dir: &Path,
+    gate: &Gate,
+) -> Result<(), RenderError> {
     let Some(name) = format.file_name() else {
         return Ok(());
     };
-    let bytes = format.render(report, false)?;
+    let bytes = format.render(report, false, gate)?;
     let path = out_dir.join(name);
     if format == Format::Script {
         write_atomically_executable(&path, &bytes)?;
