@@ -383,7 +383,7 @@ mod tests {
             err.position,
             Position {
                 line: 2,
-                column: 15
+                column: 14
             }
         );
         let err = parse("{\"a\": tru}").unwrap_err();
