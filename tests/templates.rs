@@ -119,6 +119,10 @@ fn a_compute_without_acrpull_fails_aml002_at_its_line_and_the_grant_makes_it_pas
         r["message"].as_str().unwrap().contains("planned:"),
         "the planned principal is named: {r}"
     );
+    // Its fixes are for a person to make in the template, never run as they are.
+    let fixes = r["remediation"].as_array().unwrap();
+    assert!(!fixes.is_empty());
+    assert!(fixes.iter().all(|f| f["automatic"] == false), "{r}");
     let (line, column) = object_position(
         &template,
         "Microsoft.MachineLearningServices/workspaces/computes",
@@ -491,4 +495,73 @@ fn what_if_full_payloads_import_as_a_snapshot() {
     let report = read_json(&out.join("findings.json"));
     assert_eq!(result(&report, "AML001", "acrwhatif")["status"], "fail");
     assert_eq!(result(&report, "AML001", "acrchanged")["status"], "pass");
+}
+
+#[test]
+fn a_grant_the_deployment_may_not_make_is_never_a_pass() {
+    // The condition of the AcrPull assignment comes from a Key Vault reference: unknown.
+    let dir = tempfile::tempdir().unwrap();
+    let params = dir.path().join("p.json");
+    std::fs::write(
+        &params,
+        r#"{"parameters": {"grantAcrPull": {"reference": {"keyVault": {"id": "/subscriptions/x/resourceGroups/y/providers/Microsoft.KeyVault/vaults/z"}, "secretName": "grant"}}}}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    scan(
+        &fixture("compute-cluster-acrpull.json"),
+        Some(&params),
+        true,
+        &out,
+    )
+    .assert()
+    .code(predicate::in_iter([1, 3]));
+    let report = read_json(&out.join("findings.json"));
+    let r = result(&report, "AML002", "tpl-cluster");
+    assert_eq!(r["status"], "unknown", "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("not fully known"),
+        "{r}"
+    );
+}
+
+#[test]
+fn a_planned_registry_turning_on_the_admin_user_replaces_the_snapshots() {
+    // mlacrprod exists in the demo tenant with the admin user off; the template turns it on.
+    let dir = tempfile::tempdir().unwrap();
+    let template = dir.path().join("acr.json");
+    std::fs::write(
+        &template,
+        r#"{
+  "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+  "contentVersion": "1.0.0.0",
+  "resources": [
+    {
+      "type": "Microsoft.ContainerRegistry/registries",
+      "apiVersion": "2023-07-01",
+      "name": "mlacrprod",
+      "location": "eastus2",
+      "sku": {"name": "Premium"},
+      "properties": {"adminUserEnabled": true}
+    }
+  ]
+}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    scan(&template, None, true, &out).assert().code(1);
+    let report = read_json(&out.join("findings.json"));
+    let matching: Vec<&Value> = report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["rule_id"] == "AML001" && r["resource_name"] == "mlacrprod")
+        .collect();
+    assert_eq!(
+        matching.len(),
+        1,
+        "the planned registry replaces the existing one"
+    );
+    assert_eq!(matching[0]["status"], "fail");
+    assert_eq!(matching[0]["location"]["line"], 5);
 }

@@ -383,6 +383,15 @@ fn annotate(results: &mut [RuleResult], plan: &Plan, inventory: &Inventory) {
                 line: p.location.line,
                 column: p.location.column,
             });
+            // The resource is not deployed yet: the fix belongs in the template, and a command
+            // naming a planned principal cannot run.
+            for fix in &mut r.remediation {
+                fix.automatic = false;
+                fix.description = format!(
+                    "{} (not deployed yet: make the change in {}:{})",
+                    fix.description, p.location.file, p.location.line
+                );
+            }
             // A planned child (a compute) of a parent neither planned nor in the snapshot: what
             // the rule read from the parent is missing, so only a failure of its own stands.
             let normalized = crate::ids::normalize(&r.resource_id);

@@ -801,7 +801,9 @@ fn pure(f: &str, name: &str, args: &[Expr], v: Vec<Value>) -> Result<Value, Stri
         "contains" => {
             need(2, 2)?;
             json!(match (&v[0], &v[1]) {
-                (Value::String(s), x) => s.to_lowercase().contains(&to_str(x).to_lowercase()),
+                // Case-sensitive for strings and array items, case-insensitive for object keys
+                // (https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-array#contains).
+                (Value::String(s), x) => s.contains(&to_str(x)),
                 (Value::Array(a), x) => a.iter().any(|i| loosely_equal(i, x)),
                 (Value::Object(o), x) => {
                     let k = to_str(x);
@@ -873,15 +875,13 @@ fn pure(f: &str, name: &str, args: &[Expr], v: Vec<Value>) -> Result<Value, Stri
         "union" => {
             need(1, usize::MAX)?;
             if v.iter().all(Value::is_object) {
-                let mut out = Map::new();
+                // Objects merge recursively; the last value wins for anything else
+                // (https://learn.microsoft.com/azure/azure-resource-manager/templates/template-functions-object#union).
+                let mut out = Value::Object(Map::new());
                 for o in v {
-                    if let Value::Object(o) = o {
-                        for (k, x) in o {
-                            out.insert(k, x);
-                        }
-                    }
+                    merge_objects(&mut out, o);
                 }
-                Value::Object(out)
+                out
             } else {
                 let mut out: Vec<Value> = Vec::new();
                 for a in v {
@@ -1119,6 +1119,24 @@ fn pure(f: &str, name: &str, args: &[Expr], v: Vec<Value>) -> Result<Value, Stri
     })
 }
 
+fn merge_objects(into: &mut Value, from: Value) {
+    match (into, from) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (k, v) in b {
+                match a.get_mut(&k) {
+                    Some(existing) if existing.is_object() && v.is_object() => {
+                        merge_objects(existing, v)
+                    }
+                    _ => {
+                        a.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
 /// `equals`: strings compare case-sensitively in ARM, numbers by value.
 fn loosely_equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
@@ -1303,6 +1321,19 @@ mod tests {
             Val::Known(json!({"a": 1, "b": 2}))
         );
         assert_eq!(run("[coalesce(null(), 'x')]"), Val::Known(json!("x")));
+        assert_eq!(run("[contains('OneTwo', 'two')]"), Val::Known(json!(false)));
+        assert_eq!(
+            run("[contains(createObject('Key', 1), 'key')]"),
+            Val::Known(json!(true))
+        );
+        assert_eq!(
+            run("[startsWith('OneTwo', 'one')]"),
+            Val::Known(json!(true))
+        );
+        assert_eq!(
+            run("[union(json('{\"a\": {\"x\": 1, \"y\": 1}}'), json('{\"a\": {\"y\": 2}}'))]"),
+            Val::Known(json!({"a": {"x": 1, "y": 2}}))
+        );
         assert_eq!(
             as_expression("[[not an expression]"),
             Err("[not an expression]".to_string())

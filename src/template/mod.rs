@@ -469,3 +469,87 @@ pub fn overlay(snapshot: Option<Snapshot>, plan: &Plan) -> Snapshot {
     }
     snapshot
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan_of(template: &str) -> Plan {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("main.json");
+        std::fs::write(&path, template).unwrap();
+        Template::load(&path, None)
+            .unwrap()
+            .plan("/subscriptions/s1/resourceGroups/rg1", None)
+            .unwrap()
+    }
+
+    fn ids(plan: &Plan) -> Vec<String> {
+        plan.resources
+            .iter()
+            .map(|r| r.resource["id"].as_str().unwrap().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn nested_deployments_resolve_functions_in_their_own_or_the_parents_scope() {
+        let nested = |scope: &str| {
+            format!(
+                r#"{{"type": "Microsoft.Resources/deployments", "apiVersion": "2022-09-01", "name": "n-{scope}",
+                  "resourceGroup": "rg2",
+                  "properties": {{"expressionEvaluationOptions": {{"scope": "{scope}"}}, "mode": "Incremental",
+                    "template": {{"resources": [{{"type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+                      "apiVersion": "2023-01-31", "name": "[concat('{scope}-', resourceGroup().name)]"}}]}}}}}}"#
+            )
+        };
+        let plan = plan_of(&format!(
+            r#"{{"resources": [{}, {}]}}"#,
+            nested("inner"),
+            nested("outer")
+        ));
+        assert_eq!(
+            ids(&plan),
+            [
+                "/subscriptions/s1/resourceGroups/rg2/providers/Microsoft.ManagedIdentity/userAssignedIdentities/inner-rg2",
+                "/subscriptions/s1/resourceGroups/rg2/providers/Microsoft.ManagedIdentity/userAssignedIdentities/outer-rg1",
+            ]
+        );
+        let uai = &plan.resources[0].resource;
+        assert_eq!(
+            uai["properties"]["principalId"],
+            format!("planned:{}", uai["id"].as_str().unwrap())
+        );
+    }
+
+    #[test]
+    fn children_copy_and_conditions() {
+        let plan = plan_of(
+            r#"{"resources": [
+              {"type": "Microsoft.MachineLearningServices/workspaces", "apiVersion": "2024-04-01", "name": "ws",
+               "identity": {"type": "SystemAssigned"},
+               "resources": [{"type": "computes", "apiVersion": "2024-04-01", "name": "c",
+                              "properties": {"computeType": "AmlCompute"}}]},
+              {"type": "Microsoft.ContainerRegistry/registries", "apiVersion": "2023-07-01",
+               "name": "[format('acr{0}', copyIndex(1))]", "copy": {"name": "acrs", "count": 2}},
+              {"condition": "[equals(1, 2)]", "type": "Microsoft.ContainerRegistry/registries",
+               "apiVersion": "2023-07-01", "name": "never"}
+            ]}"#,
+        );
+        let found = ids(&plan);
+        assert_eq!(found.len(), 4, "{found:?}");
+        assert!(found[1].ends_with("/workspaces/ws/computes/c"));
+        assert!(found[2].ends_with("/registries/acr1") && found[3].ends_with("/registries/acr2"));
+        // Azure's default: a registry created without adminUserEnabled has it off.
+        assert_eq!(
+            plan.resources[2].resource["properties"]["adminUserEnabled"],
+            false
+        );
+        assert_eq!(
+            plan.resources[0].resource["identity"]["principalId"],
+            format!("planned:{}", found[0])
+        );
+        // Resources of a copy loop point at the object that declares them.
+        assert_eq!(plan.resources[2].location, plan.resources[3].location);
+        assert_eq!(plan.resources[2].location.line, 6);
+    }
+}
