@@ -403,7 +403,10 @@ impl<'a> Frame<'a> {
                 };
                 let base = match scope {
                     Some(s) => s,
-                    None => self.target_of(r, pointer)?.id(),
+                    None => match self.target_of(r, pointer)? {
+                        Some(t) => t.id(),
+                        None => return Ok(None),
+                    },
                 };
                 (ty, name, base)
             }
@@ -432,25 +435,24 @@ impl<'a> Frame<'a> {
     }
 
     /// A nested deployment's target from its `subscriptionId`/`resourceGroup` properties.
-    fn target_of(&self, r: &Value, pointer: &str) -> Result<Target> {
+    /// `None` when either is not known before deployment.
+    fn target_of(&self, r: &Value, pointer: &str) -> Result<Option<Target>> {
         let mut target = self.target.clone();
         if let Some(sub) = r.get("subscriptionId") {
-            if let Val::Known(v) =
-                Val::from_json(self.value(sub, &format!("{pointer}/subscriptionId"))?)
-            {
-                target.subscription = expr_string(&v);
+            match Val::from_json(self.value(sub, &format!("{pointer}/subscriptionId"))?) {
+                Val::Known(v) => target.subscription = expr_string(&v),
+                Val::Unknown(_) => return Ok(None),
             }
         }
         if let Some(rg) = r.get("resourceGroup") {
-            if let Val::Known(v) =
-                Val::from_json(self.value(rg, &format!("{pointer}/resourceGroup"))?)
-            {
-                target.resource_group = Some(expr_string(&v));
+            match Val::from_json(self.value(rg, &format!("{pointer}/resourceGroup"))?) {
+                Val::Known(v) => target.resource_group = Some(expr_string(&v)),
+                Val::Unknown(_) => return Ok(None),
             }
         } else if r.get("subscriptionId").is_some() {
             target.resource_group = None;
         }
-        Ok(target)
+        Ok(Some(target))
     }
 
     fn required_string(&self, r: &Value, key: &str, pointer: &str) -> Result<Option<String>> {
@@ -601,7 +603,9 @@ impl<'a> Frame<'a> {
             .pointer("/expressionEvaluationOptions/scope")
             .and_then(Value::as_str)
             .is_some_and(|s| s.eq_ignore_ascii_case("inner"));
-        let target = self.target_of(r, pointer)?;
+        let Some(target) = self.target_of(r, pointer)? else {
+            return Ok(());
+        };
         let name = ids::short_name(id).to_string();
         let template_pointer = format!("{pointer}/properties/template");
         if inner {

@@ -921,7 +921,7 @@ fn pure(f: &str, name: &str, args: &[Expr], v: Vec<Value>) -> Result<Value, Stri
             }
         }
         "createobject" => {
-            if n % 2 != 0 {
+            if !n.is_multiple_of(2) {
                 return Err(format!("{name} takes pairs of keys and values"));
             }
             let mut out = Map::new();
