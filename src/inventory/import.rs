@@ -2,10 +2,11 @@
 //!
 //! Accepted shapes, per file: an ARM list body (`{"value": [...]}`), a Resource Graph body
 //! (`{"data": [...]}`), a JSON array of objects, a single ARM object, another amlaudit snapshot,
-//! and the flattened objects `az` prints (`az role assignment list --all`, `az role definition
+//! the flattened objects `az` prints (`az role assignment list --all`, `az role definition
 //! list`, `az resource list`, `az ml compute list`), and `az deployment group what-if
-//! --result-format FullResourcePayloads -o json` results (the `after` state of each change). Every object is rewritten into the shape ARM
-//! returns, so the rest of amlaudit reads one shape only. Objects with the same id (any case) are
+//! --result-format FullResourcePayloads -o json` results (the `after` state of each change).
+//! Every object is rewritten into the shape ARM returns, so the rest of amlaudit reads one shape
+//! only. Objects with the same id (any case) are
 //! merged, with present values winning over nulls, so `az resource list` plus `az acr show` gives
 //! one registry with its properties.
 
