@@ -4,6 +4,7 @@
 //! The crate is laid out one concern per module, in the order data flows through it:
 //! - [`ids`]: ARM id normalisation and the scope hierarchy;
 //! - [`inventory`]: the snapshot format, `import` of ARM/az output, and the indexed inventory;
+//! - [`template`]: ARM deployment templates evaluated into planned resources (beside `inventory`);
 //! - [`permissions`]: the effective-permission index (may P do A on R, and why);
 //! - [`policy`]: Rego rules, their METADATA registry, and parallel evaluation with regorus;
 //! - [`findings`]: results, remediation argv and shell quoting;
@@ -31,6 +32,7 @@ pub mod policy;
 pub mod report;
 pub mod strict_json;
 pub mod synthetic;
+pub mod template;
 #[cfg(test)]
 mod test_support;
 pub mod text;

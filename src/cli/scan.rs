@@ -17,13 +17,14 @@ use sha2::{Digest, Sha256};
 
 use super::Exit;
 use super::collect::CollectArgs;
-use crate::findings::{Severity, Status};
+use crate::findings::{Location, RuleResult, Severity, Status};
 use crate::gate::{Baseline, Exemptions, Gate, Verdict};
 use crate::inventory::{Inventory, Snapshot};
 use crate::output::{PendingFile, write_all, write_atomically};
 use crate::permissions::PermissionIndex;
 use crate::policy::{Evaluator, Params, PolicySet};
 use crate::report::{self, Format, Report, SnapshotInfo};
+use crate::template::{self, Plan, Template};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -32,7 +33,7 @@ pub struct ScanArgs {
     #[arg(
         long,
         value_name = "SNAPSHOT",
-        required_unless_present_any = ["subscriptions", "all_subscriptions"],
+        required_unless_present_any = ["subscriptions", "all_subscriptions", "template"],
         conflicts_with_all = ["subscriptions", "all_subscriptions"]
     )]
     pub snapshot: Option<PathBuf>,
@@ -93,6 +94,32 @@ pub struct ScanArgs {
         help_heading = "Live collection"
     )]
     pub save_snapshot: Option<PathBuf>,
+    /// An ARM deployment template (JSON; compile Bicep first with `az bicep build`) whose planned
+    /// resources are audited: laid over --snapshot (or a live collection) when given, alone
+    /// otherwise. Results about them point at the template's lines.
+    #[arg(
+        long,
+        value_name = "TEMPLATE.json",
+        requires = "deploy_to",
+        help_heading = "Before deployment"
+    )]
+    pub template: Option<PathBuf>,
+    /// An ARM parameters file for --template.
+    #[arg(
+        long,
+        value_name = "PARAMS.json",
+        requires = "template",
+        help_heading = "Before deployment"
+    )]
+    pub template_parameters: Option<PathBuf>,
+    /// Where the template would be deployed: /subscriptions/<id>/resourceGroups/<name>.
+    #[arg(
+        long,
+        value_name = "SCOPE",
+        requires = "template",
+        help_heading = "Before deployment"
+    )]
+    pub deploy_to: Option<String>,
     #[command(flatten)]
     pub collect: CollectArgs,
 }
@@ -102,6 +129,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
     // collected, so a typo in one of them fails at once rather than after a long read.
     let inputs = Inputs::load(&args)?;
     let Some(path) = args.snapshot.clone() else {
+        if args.template.is_some() && !args.collect.is_requested() {
+            return scan_template_alone(inputs, &args);
+        }
         return scan_live(inputs, &args);
     };
     let started = std::time::Instant::now();
@@ -138,6 +168,20 @@ fn scan_live(inputs: Inputs, args: &ScanArgs) -> anyhow::Result<Exit> {
     audit(collection.snapshot, info, inputs, args)
 }
 
+/// `scan --template` without a snapshot: the planned resources alone. The report names the
+/// template as what was audited, with the SHA-256 of its bytes.
+fn scan_template_alone(inputs: Inputs, args: &ScanArgs) -> anyhow::Result<Exit> {
+    let path = args.template.clone().unwrap_or_default();
+    let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let snapshot = Snapshot::new(None, "AzureCloud");
+    let info = snapshot_info(
+        &snapshot,
+        path.display().to_string(),
+        hex(&Sha256::digest(&bytes)),
+    );
+    audit_with(None, info, inputs, args)
+}
+
 /// What the report says about the snapshot it was computed from.
 fn snapshot_info(snapshot: &Snapshot, path: String, sha256: String) -> SnapshotInfo {
     SnapshotInfo {
@@ -155,6 +199,7 @@ struct Inputs {
     exemptions: Option<Exemptions>,
     baseline: Option<(String, Baseline)>,
     policies: PolicySet,
+    template: Option<Template>,
 }
 
 impl Inputs {
@@ -175,11 +220,17 @@ impl Inputs {
             .transpose()?;
         let mut policies = PolicySet::load(&args.policy_dirs)?;
         policies.budget.time = std::time::Duration::from_secs_f64(args.rule_time_limit);
+        let template = args
+            .template
+            .as_deref()
+            .map(|t| Template::load(t, args.template_parameters.as_deref()))
+            .transpose()?;
         Ok(Inputs {
             params,
             exemptions,
             baseline,
             policies,
+            template,
         })
     }
 }
@@ -191,19 +242,50 @@ fn audit(
     inputs: Inputs,
     args: &ScanArgs,
 ) -> anyhow::Result<Exit> {
+    audit_with(Some(snapshot), info, inputs, args)
+}
+
+/// Audits a snapshot, with a template's planned resources laid over it when one is given; with
+/// no snapshot, the planned resources alone.
+fn audit_with(
+    snapshot: Option<Snapshot>,
+    info: SnapshotInfo,
+    inputs: Inputs,
+    args: &ScanArgs,
+) -> anyhow::Result<Exit> {
     let Inputs {
         params,
         exemptions,
         baseline,
         policies,
+        template,
     } = inputs;
     let started = std::time::Instant::now();
+    let (snapshot, plan) = match (&template, args.deploy_to.as_deref()) {
+        (Some(template), Some(deploy_to)) => {
+            let plan = template.plan(deploy_to, snapshot.as_ref())?;
+            if !args.quiet {
+                for gap in &plan.gaps {
+                    eprintln!("warning: {}: {gap}", plan.template);
+                }
+            }
+            tracing::info!(planned = plan.resources.len(), "template evaluated");
+            (template::overlay(snapshot, &plan), Some(plan))
+        }
+        _ => (
+            snapshot.unwrap_or_else(|| Snapshot::new(None, "AzureCloud")),
+            None,
+        ),
+    };
     let inventory = Inventory::new(snapshot);
     let index = Arc::new(PermissionIndex::new(&inventory));
     tracing::info!(assignments = index.len(), elapsed = ?started.elapsed(), "inventory and permission index built");
     let evaluator = Evaluator::new(&policies, index, &params)?.fail_fast(args.fail_fast);
     let started = std::time::Instant::now();
     let mut results = evaluator.evaluate(&inventory)?;
+    if let Some(plan) = &plan {
+        annotate(&mut results, plan, &inventory);
+    }
     tracing::info!(results = results.len(), elapsed = ?started.elapsed(), "rules evaluated");
     let started = std::time::Instant::now();
 
@@ -358,4 +440,79 @@ fn positive_seconds(text: &str) -> Result<f64, String> {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Results about planned resources get the template location; a pass or fail that rests on
+/// something the template leaves unknown until deployment becomes `unknown`, naming it.
+fn annotate(results: &mut [RuleResult], plan: &Plan, inventory: &Inventory) {
+    let uncertain = plan.uncertain_assignments();
+    for r in results.iter_mut() {
+        let mut reasons = Vec::new();
+        if let Some(p) = plan.get(&r.resource_id) {
+            r.location = Some(Location {
+                file: p.location.file.clone(),
+                line: p.location.line,
+                column: p.location.column,
+            });
+            // The resource is not deployed yet: the fix belongs in the template, and a command
+            // naming a planned principal cannot run.
+            for fix in &mut r.remediation {
+                fix.automatic = false;
+                fix.description = format!(
+                    "{} (not deployed yet: make the change in {}:{})",
+                    fix.description, p.location.file, p.location.line
+                );
+            }
+            // A planned child (a compute) of a parent neither planned nor in the snapshot: what
+            // the rule read from the parent is missing, so only a failure of its own stands.
+            let normalized = crate::ids::normalize(&r.resource_id);
+            if let Some(parent) = crate::ids::parent_of(&normalized)
+                && crate::ids::arm_type_of(parent).is_some()
+                && inventory.get(parent).is_none()
+                && r.status != Status::Fail
+            {
+                reasons.push(format!(
+                    "its parent {parent} is not created by the template and not in the snapshot"
+                ));
+            }
+        }
+        match r.status {
+            Status::Pass | Status::Fail => {}
+            Status::NotApplicable if !reasons.is_empty() => {}
+            _ => {
+                // An unknown the template caused names the expression behind it too.
+                reasons.extend(plan.uncertainty(&r.resource_id));
+                if !reasons.is_empty() {
+                    r.message = format!("{} ({})", r.message, reasons.join("; "));
+                }
+                continue;
+            }
+        }
+        reasons.extend(plan.uncertainty(&r.resource_id));
+        let evidence = serde_json::to_string(&r.evidence)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        for (id, open) in &uncertain {
+            // A pass that counts on a planned assignment the deployment may not make, or a failed
+            // access check that an assignment to an unknown principal, role or scope might meet.
+            let rests_on_it = match r.status {
+                Status::Pass => evidence.contains(id.as_str()),
+                _ => *open && evidence.contains("\"decision\""),
+            };
+            if rests_on_it {
+                reasons.push(format!(
+                    "planned role assignment {id} is not fully known before deployment"
+                ));
+            }
+        }
+        if !reasons.is_empty() {
+            r.status = Status::Unknown;
+            r.message = format!(
+                "{} (cannot be decided before deployment: {})",
+                r.message,
+                reasons.join("; ")
+            );
+            r.remediation.clear();
+        }
+    }
 }

@@ -159,6 +159,17 @@ pub struct RuleResult {
     /// Set when a baseline is in use: whether this failure is new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<review::BaselineState>,
+    /// Where the resource is written in a source file (a template's resource object), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<Location>,
+}
+
+/// A place in a source file: a path as given on the command line, 1-based line and column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Location {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
 }
 
 impl RuleResult {

@@ -2,9 +2,11 @@
 //!
 //! Accepted shapes, per file: an ARM list body (`{"value": [...]}`), a Resource Graph body
 //! (`{"data": [...]}`), a JSON array of objects, a single ARM object, another amlaudit snapshot,
-//! and the flattened objects `az` prints (`az role assignment list --all`, `az role definition
-//! list`, `az resource list`, `az ml compute list`). Every object is rewritten into the shape ARM
-//! returns, so the rest of amlaudit reads one shape only. Objects with the same id (any case) are
+//! the flattened objects `az` prints (`az role assignment list --all`, `az role definition
+//! list`, `az resource list`, `az ml compute list`), and `az deployment group what-if
+//! --result-format FullResourcePayloads -o json` results (the `after` state of each change).
+//! Every object is rewritten into the shape ARM returns, so the rest of amlaudit reads one shape
+//! only. Objects with the same id (any case) are
 //! merged, with present values winning over nulls, so `az resource list` plus `az acr show` gives
 //! one registry with its properties.
 //!
@@ -204,6 +206,9 @@ impl Importer {
                             .extend(d.service_principals);
                     }
                     (take_array(&mut obj, "resources"), "$.resources")
+                } else if obj.get("changes").is_some_and(Value::is_array) && !obj.contains_key("id")
+                {
+                    (what_if_states(&mut obj), "$.changes")
                 } else if obj.get("value").is_some_and(Value::is_array) && !obj.contains_key("id") {
                     let items = take_array(&mut obj, "value");
                     let next = obj
@@ -463,6 +468,40 @@ fn strip_secrets(value: &mut Value) -> usize {
         Value::Array(items) => items.iter_mut().map(strip_secrets).sum(),
         _ => 0,
     }
+}
+
+/// The states an `az deployment group what-if --result-format FullResourcePayloads -o json`
+/// result leaves behind: each change's `after` (already evaluated by ARM), with its `resourceId`
+/// as the id when the payload has none; `Ignore` changes keep their `before` (the deployment leaves
+/// them as they are); deletions leave nothing.
+fn what_if_states(obj: &mut Map<String, Value>) -> Vec<Value> {
+    take_array(obj, "changes")
+        .into_iter()
+        .filter_map(|change| {
+            let kind = change
+                .get("changeType")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            let state = match kind.as_str() {
+                "delete" => return None,
+                "ignore" => change.get("before").or_else(|| change.get("after")),
+                _ => change.get("after"),
+            };
+            let mut state = state.filter(|s| s.is_object())?.clone();
+            if state.get("id").is_none()
+                && let Some(id) = change.get("resourceId").filter(|i| i.is_string())
+            {
+                state["id"] = id.clone();
+            }
+            if state.get("type").is_none()
+                && let Some(ty) = state["id"].as_str().and_then(ids::arm_type_of)
+            {
+                state["type"] = Value::String(ty);
+            }
+            Some(state)
+        })
+        .collect()
 }
 
 fn take_array(obj: &mut Map<String, Value>, key: &str) -> Vec<Value> {

@@ -1,8 +1,9 @@
 //! The SARIF 2.1.0 report (`findings.sarif`), shaped for GitHub code scanning.
 //!
-//! GitHub rejects results without a physical location and cannot point into Azure, so every
-//! result points at the snapshot file, line 1, and names the resource in a `logicalLocations`
-//! entry of kind `resource`. Rules carry `defaultConfiguration.level` and
+//! GitHub rejects results without a physical location and cannot point into Azure, so a result
+//! points at the snapshot file, line 1, unless its resource is written in a source file (a planned
+//! resource of `scan --template`), where it points at the resource's line and column; every result
+//! names the resource in a `logicalLocations` entry of kind `resource`. Rules carry `defaultConfiguration.level` and
 //! `properties.security-severity` (GitHub's severity buckets), and each result a
 //! `partialFingerprints` entry computed from (rule id, normalised resource id) only, so an alert
 //! keeps its identity across runs even when the message changes.
@@ -158,13 +159,28 @@ fn result(r: &RuleResult, rule_index: usize, uri: &str) -> SarifResult {
         message.push_str("\n\nFix:\n");
         message.push_str(&fixes.join("\n"));
     }
+    // A result about a resource written in a source file (a template) points at its object there.
+    let physical = match &r.location {
+        Some(at) => PhysicalLocation::builder()
+            .artifact_location(
+                ArtifactLocation::builder()
+                    .uri(artifact_uri(&at.file))
+                    .build(),
+            )
+            .region(
+                Region::builder()
+                    .start_line(at.line.max(1) as i64)
+                    .start_column(at.column.max(1) as i64)
+                    .build(),
+            )
+            .build(),
+        None => PhysicalLocation::builder()
+            .artifact_location(ArtifactLocation::builder().uri(uri.to_string()).build())
+            .region(Region::builder().start_line(1).build())
+            .build(),
+    };
     let location = Location::builder()
-        .physical_location(
-            PhysicalLocation::builder()
-                .artifact_location(ArtifactLocation::builder().uri(uri.to_string()).build())
-                .region(Region::builder().start_line(1).build())
-                .build(),
-        )
+        .physical_location(physical)
         .logical_locations(vec![
             LogicalLocation::builder()
                 .kind("resource")

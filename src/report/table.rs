@@ -60,6 +60,11 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
     if report.baseline.is_some() {
         failure_header.push("Baseline");
     }
+    // Planned resources of a template scan say where they are written.
+    let located = report.results.iter().any(|r| r.location.is_some());
+    if located {
+        failure_header.push("Location");
+    }
     let mut failures = Table::new();
     failures
         .load_style(UTF8_FULL_CONDENSED)
@@ -82,6 +87,12 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
             ];
             if report.baseline.is_some() {
                 row.push(Cell::new(r.baseline.map_or("-", |b| b.as_str())));
+            }
+            if located {
+                row.push(Cell::new(match &r.location {
+                    Some(at) => format!("{}:{}:{}", at.file, at.line, at.column),
+                    None => "-".to_string(),
+                }));
             }
             failures.add_row(row);
         }
