@@ -51,11 +51,5 @@ result := {
 } else := {
 	"status": "fail",
 	"message": sprintf("registry `%s` has the admin user enabled and no workspace using it deploys to ACI", [registry.name]),
-	"remediation": [{
-		"description": sprintf("Disable the admin user of registry `%s`", [registry.name]),
-		"argv": array.concat(
-			["az", "acr", "update", "--name", registry.name],
-			array.concat(lib.target_args(registry.id), ["--admin-enabled", "false"]),
-		),
-	}],
+	"remediation": [lib.fix_registry_admin_user(registry.id, false, sprintf("Disable the admin user of registry `%s`", [registry.name]))],
 }

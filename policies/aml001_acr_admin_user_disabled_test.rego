@@ -71,11 +71,7 @@ test_fail_when_admin_user_enabled_without_aci if {
 	r.message == "registry `mlacrsandbox` has the admin user enabled and no workspace using it deploys to ACI"
 	r.remediation == [{
 		"description": "Disable the admin user of registry `mlacrsandbox`",
-		"argv": [
-			"az", "acr", "update", "--name", "mlacrsandbox",
-			"--resource-group", "rg-ml-dev", "--subscription", "ec7ac8ad-1b2b-406b-aae1-2c972399d29d",
-			"--admin-enabled", "false",
-		],
+		"edit": {"kind": "registry_admin_user", "registry": "/subscriptions/ec7ac8ad-1b2b-406b-aae1-2c972399d29d/resourceGroups/rg-ml-dev/providers/Microsoft.ContainerRegistry/registries/mlacrsandbox", "enabled": false},
 	}]
 }
 

@@ -81,11 +81,6 @@ identity_label(identity) := sprintf("system-assigned principal %s", [identity.pr
 	identity.kind == "system_assigned"
 } else := sprintf("user-assigned identity `%s` (principal %s)", [lib.name(identity.resource_id), identity.principal_id])
 
-compute_args := array.concat(
-	["--name", compute.name, "--workspace-name", input.workspace.name],
-	lib.target_args(compute.id),
-)
-
 result := {
 	"status": "not_applicable",
 	"message": sprintf("workspace `%s` has no container registry yet", [input.workspace.name]),
@@ -95,17 +90,10 @@ result := {
 	"status": "fail",
 	"message": sprintf("%s has no managed identity, so it cannot pull from %s", [target, concat(", ", sort([sprintf("`%s`", [lib.name(r)]) | some r in registries]))]),
 	"remediation": array.concat(
-		[{
-			"description": sprintf("Give compute `%s` a system-assigned identity", [compute.name]),
-			"argv": array.concat(["az", "ml", "compute", "update"], array.concat(compute_args, ["--identity-type", "SystemAssigned"])),
-		}],
+		[lib.fix_compute_identity(compute.id, "SystemAssigned", [], sprintf("Give compute `%s` a system-assigned identity", [compute.name]))],
 		[fix |
 			some r in sort([x | some x in registries])
-			fix := {
-				"description": sprintf("Then grant the new identity AcrPull on registry `%s` (its principal id is printed by the update above)", [lib.name(r)]),
-				"automatic": false,
-				"argv": ["az", "role", "assignment", "create", "--assignee-object-id", "<principal id of the new identity>", "--assignee-principal-type", "ServicePrincipal", "--role", "AcrPull", "--scope", r],
-			}
+			fix := lib.fix_role_assignment_from_step(0, "AcrPull", original_id(r), sprintf("Then grant the new identity AcrPull on registry `%s`", [lib.name(r)]))
 		],
 	),
 } if {

@@ -95,19 +95,8 @@ test_fail_without_a_managed_identity if {
 	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([])
 	r.status == "fail"
 	r.message == "compute `gpu-cluster` of workspace `mlw-prod` has no managed identity, so it cannot pull from `mlacrprod`"
-	r.remediation[0].argv == [
-		"az", "ml", "compute", "update",
-		"--name", "gpu-cluster", "--workspace-name", "mlw-prod",
-		"--resource-group", "rg-ml-prod", "--subscription", sub,
-		"--identity-type", "SystemAssigned",
-	]
-	r.remediation[1].automatic == false
-	r.remediation[1].argv == [
-		"az", "role", "assignment", "create",
-		"--assignee-object-id", "<principal id of the new identity>",
-		"--assignee-principal-type", "ServicePrincipal",
-		"--role", "AcrPull", "--scope", lower(registry_id),
-	]
+	r.remediation[0].edit == {"kind": "compute_identity", "compute": sprintf("%s/computes/gpu-cluster", [workspace_id]), "type": "SystemAssigned", "user_assigned_identities": []}
+	r.remediation[1].edit == {"kind": "role_assignment", "principal_from_step": 0, "role": "AcrPull", "scope": registry_id}
 }
 
 test_fail_when_no_identity_is_granted_grants_the_system_assigned_one if {
@@ -118,19 +107,14 @@ test_fail_when_no_identity_is_granted_grants_the_system_assigned_one if {
 	contains(r.message, "has no pull on `mlacrprod`: denied (mock)")
 	r.remediation == [{
 		"description": "Grant system-assigned principal d66b4b4d-b47a-4101-8681-89f46a84e8d5 AcrPull on registry `mlacrprod`",
-		"argv": [
-			"az", "role", "assignment", "create",
-			"--assignee-object-id", "d66b4b4d-b47a-4101-8681-89f46a84e8d5",
-			"--assignee-principal-type", "ServicePrincipal",
-			"--role", "AcrPull", "--scope", registry_id,
-		],
+		"edit": {"kind": "role_assignment", "principal_id": "d66b4b4d-b47a-4101-8681-89f46a84e8d5", "role": "AcrPull", "scope": registry_id},
 	}]
 }
 
 test_fail_with_only_a_user_assigned_identity_grants_it if {
 	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([user_assigned]) with data.amlaudit.lib.access as denied
 	r.status == "fail"
-	r.remediation[0].argv[5] == user_assigned.principal_id
+	r.remediation[0].edit.principal_id == user_assigned.principal_id
 }
 
 test_fail_on_a_private_registry_listed_for_the_workspace if {
@@ -140,7 +124,7 @@ test_fail_on_a_private_registry_listed_for_the_workspace if {
 	r.status == "fail"
 	contains(r.message, "has no pull on `contosobaseimages`")
 	not contains(r.message, "`mlacrprod`")
-	r.remediation[0].argv[11] == lower(base_images)
+	r.remediation[0].edit.scope == lower(base_images)
 	count(r.evidence) == 2
 }
 

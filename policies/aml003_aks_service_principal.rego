@@ -45,13 +45,7 @@ uses_service_principal if {
 
 kubelet := object.get(cluster, ["properties", "identityProfile", "kubeletidentity", "objectId"], "")
 
-attach_acr := {
-	"description": sprintf("Grant cluster `%s`'s kubelet identity AcrPull on registry `%s`", [cluster.name, lib.name(input.registry_id)]),
-	"argv": array.concat(
-		["az", "aks", "update", "--name", cluster.name],
-		array.concat(lib.target_args(cluster.id), ["--attach-acr", input.registry_id]),
-	),
-}
+attach_acr := lib.fix_aks_attach_acr(cluster.id, input.registry_id, sprintf("Grant cluster `%s`'s kubelet identity AcrPull on registry `%s`", [cluster.name, lib.name(input.registry_id)]))
 
 cluster_label := sprintf("AKS compute `%s` (cluster `%s`)", [compute.name, lib.name(input.cluster_id)])
 
@@ -72,7 +66,7 @@ result := {
 result_for_mode := {
 	"status": "fail",
 	"message": sprintf("%s uses a managed identity; the Azure ML guidance requires a service principal for attached clusters", [cluster_label]),
-	"remediation": [attach_acr_or_none],
+	"remediation": [recreate_with_service_principal],
 } if {
 	mode == "service_principal"
 	uses_managed_identity
@@ -96,11 +90,9 @@ result_for_mode := {
 	"status": "fail",
 	"message": sprintf("%s uses a service principal and has no kubelet identity; aks_identity_mode is managed_identity", [cluster_label]),
 	"remediation": [
-		{
-			"description": sprintf("Move cluster `%s` to managed identities", [cluster.name]),
-			"argv": array.concat(["az", "aks", "update", "--name", cluster.name], array.concat(lib.target_args(cluster.id), ["--enable-managed-identity"])),
-		},
+		lib.fix_aks_managed_identity(cluster.id, sprintf("Move cluster `%s` to managed identities", [cluster.name])),
 		attach_acr,
+		lib.fix_aks_node_image_upgrade(cluster.id, sprintf("Upgrade cluster `%s`'s node images, so that the kubelet uses its new identity", [cluster.name])),
 	],
 } if {
 	kubelet == ""
@@ -123,11 +115,10 @@ result_for_mode := {
 	"remediation": [attach_acr],
 }
 
-# Without a workspace registry there is nothing to attach; say what to do instead.
-attach_acr_or_none := attach_acr if {
-	input.registry_id != null
-} else := {
-	"description": sprintf("Recreate cluster `%s` with a service principal (az aks create --service-principal ...) and attach it again, or set aks_identity_mode = \"managed_identity\"", [cluster.name]),
-	"automatic": false,
-	"argv": ["az", "ml", "compute", "detach", "--name", compute.name, "--workspace-name", input.workspace.name, "--resource-group", lib.resource_group(compute.id), "--subscription", lib.subscription(compute.id)],
-}
+# A cluster on a managed identity cannot go back to a service principal: granting its kubelet pull
+# would not make it one, so the fix is to recreate the cluster (or to change the parameter).
+recreate_with_service_principal := lib.fix_manual(
+	sprintf("Recreate cluster `%s` with a service principal and attach it again, or set aks_identity_mode = \"managed_identity\"", [cluster.name]),
+	"A cluster on a managed identity cannot be moved back to a service principal: create a cluster with az aks create --service-principal, detach this one, and attach the new one.",
+	["az", "ml", "compute", "detach", "--name", compute.name, "--workspace-name", input.workspace.name, "--resource-group", lib.resource_group(compute.id), "--subscription", lib.subscription(compute.id)],
+)

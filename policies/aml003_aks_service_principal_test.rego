@@ -71,11 +71,7 @@ denied(principal, scope, action) := decision("denied", principal, scope, action)
 
 undecided(principal, scope, action) := decision("unknown", principal, scope, action)
 
-attach_acr_argv := [
-	"az", "aks", "update", "--name", "aks-prod-mi",
-	"--resource-group", "rg-ml-prod", "--subscription", sub,
-	"--attach-acr", registry_id,
-]
+attach_acr_edit := {"kind": "aks_attach_acr", "cluster": cluster_id, "registry": registry_id}
 
 test_not_applicable_to_other_compute_types if {
 	not data.amlaudit.rules.aks_service_principal.applicable with input as doc("AmlCompute", registry_id, null)
@@ -104,10 +100,9 @@ test_fail_with_msi_in_any_case if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as aks(cluster("MSI", {}))
 	r.status == "fail"
 	contains(r.message, "uses a managed identity; the Azure ML guidance requires a service principal")
-	r.remediation == [{
-		"description": "Grant cluster `aks-prod-mi`'s kubelet identity AcrPull on registry `mlacrprod`",
-		"argv": attach_acr_argv,
-	}]
+	[fix] := r.remediation
+	fix.edit.kind == "manual"
+	fix.edit.argv[3] == "detach"
 }
 
 test_fail_with_an_identity_and_no_client_id if {
@@ -124,8 +119,8 @@ test_fail_with_an_identity_and_no_client_id if {
 test_fail_without_a_workspace_registry_says_to_recreate_the_cluster if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as doc("AKS", null, managed_identity_cluster)
 	r.status == "fail"
-	r.remediation[0].automatic == false
-	r.remediation[0].argv == [
+	r.remediation[0].edit.kind == "manual"
+	r.remediation[0].edit.argv == [
 		"az", "ml", "compute", "detach", "--name", "aks-scoring", "--workspace-name", "mlw-prod",
 		"--resource-group", "rg-ml-prod", "--subscription", sub,
 	]
@@ -151,7 +146,7 @@ test_managed_identity_mode_fails_when_the_kubelet_identity_cannot_pull if {
 		with data.amlaudit.params as managed_identity_mode
 		with data.amlaudit.lib.access as denied
 	r.status == "fail"
-	r.remediation[0].argv == attach_acr_argv
+	r.remediation[0].edit == attach_acr_edit
 }
 
 test_managed_identity_mode_is_unknown_when_pull_is_undecided if {
@@ -165,12 +160,10 @@ test_managed_identity_mode_is_unknown_when_pull_is_undecided if {
 test_managed_identity_mode_fails_without_a_kubelet_identity if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as aks(service_principal_cluster) with data.amlaudit.params as managed_identity_mode
 	r.status == "fail"
-	r.remediation[0].argv == [
-		"az", "aks", "update", "--name", "aks-prod-mi",
-		"--resource-group", "rg-ml-prod", "--subscription", sub,
-		"--enable-managed-identity",
-	]
-	r.remediation[1].argv == attach_acr_argv
+	[move, attach, upgrade] := r.remediation
+	move.edit == {"kind": "aks_managed_identity", "cluster": cluster_id}
+	attach.edit == attach_acr_edit
+	upgrade.edit == {"kind": "aks_node_image_upgrade", "cluster": cluster_id}
 }
 
 test_managed_identity_mode_is_not_applicable_without_a_workspace_registry if {

@@ -33,6 +33,8 @@ key_vault := object.get(encryption, ["keyVaultProperties", "keyVaultArmId"], "")
 
 uai_name := sprintf("%s-cmk", [workspace.name])
 
+uai_id := sprintf("/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ManagedIdentity/userAssignedIdentities/%s", [lib.subscription(workspace.id), lib.resource_group(workspace.id), uai_name])
+
 result := {
 	"status": "not_applicable",
 	"message": sprintf("workspace `%s` does not use a customer-managed key", [workspace.name]),
@@ -48,23 +50,16 @@ result := {
 	"status": "fail",
 	"message": sprintf("workspace `%s` uses a customer-managed key but no user-assigned identity for it", [workspace.name]),
 	"remediation": array.concat(
-		[{
-			"description": sprintf("Create user-assigned identity `%s` for the workspace's key", [uai_name]),
-			"argv": array.concat(["az", "identity", "create", "--name", uai_name], lib.target_args(workspace.id)),
-		}],
+		[lib.fix_identity_create(uai_id, sprintf("Create user-assigned identity `%s` for the workspace's key", [uai_name]))],
 		array.concat(
-			[{
-				"description": "Grant it Key Vault Crypto Service Encryption User on the key vault (its principal id is printed by the command above)",
-				"automatic": false,
-				"argv": ["az", "role", "assignment", "create", "--assignee-object-id", "<principal id of the new identity>", "--assignee-principal-type", "ServicePrincipal", "--role", "Key Vault Crypto Service Encryption User", "--scope", key_vault],
-			} |
+			[lib.fix_role_assignment_from_step(0, "Key Vault Crypto Service Encryption User", key_vault, "Grant it Key Vault Crypto Service Encryption User on the key vault") |
 				key_vault != ""
 			],
-			[{
-				"description": "Point the workspace's encryption at the identity (the encryption identity can only be changed where the service allows it; otherwise recreate the workspace with --primary-user-assigned-identity and the key)",
-				"automatic": false,
-				"argv": ["az", "resource", "update", "--ids", workspace.id, "--set", sprintf("properties.encryption.identity.userAssignedIdentity=/subscriptions/%s/resourceGroups/%s/providers/Microsoft.ManagedIdentity/userAssignedIdentities/%s", [lib.subscription(workspace.id), lib.resource_group(workspace.id), uai_name])],
-			}],
+			[lib.fix_manual(
+				"Point the workspace's encryption at the identity",
+				"The encryption identity can only be changed where the service allows it; otherwise recreate the workspace with --primary-user-assigned-identity and the key.",
+				["az", "resource", "update", "--ids", workspace.id, "--set", sprintf("properties.encryption.identity.userAssignedIdentity=%s", [uai_id])],
+			)],
 		),
 	),
 }

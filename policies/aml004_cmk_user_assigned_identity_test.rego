@@ -51,16 +51,10 @@ test_fail_without_an_identity_creates_and_grants_one if {
 	r.status == "fail"
 	r.message == "workspace `mlw-dev-cmk` uses a customer-managed key but no user-assigned identity for it"
 	[create, grant, point] := r.remediation
-	create.argv == ["az", "identity", "create", "--name", "mlw-dev-cmk-cmk", "--resource-group", "rg-ml-dev", "--subscription", sub]
-	grant.automatic == false
-	grant.argv == [
-		"az", "role", "assignment", "create",
-		"--assignee-object-id", "<principal id of the new identity>",
-		"--assignee-principal-type", "ServicePrincipal",
-		"--role", "Key Vault Crypto Service Encryption User", "--scope", key_vault,
-	]
-	point.automatic == false
-	point.argv == [
+	create.edit == {"kind": "identity_create", "identity": sprintf("/subscriptions/%s/resourceGroups/rg-ml-dev/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mlw-dev-cmk-cmk", [sub])}
+	grant.edit == {"kind": "role_assignment", "principal_from_step": 0, "role": "Key Vault Crypto Service Encryption User", "scope": key_vault}
+	point.edit.kind == "manual"
+	point.edit.argv == [
 		"az", "resource", "update", "--ids", workspace_id, "--set",
 		sprintf("properties.encryption.identity.userAssignedIdentity=/subscriptions/%s/resourceGroups/rg-ml-dev/providers/Microsoft.ManagedIdentity/userAssignedIdentities/mlw-dev-cmk-cmk", [sub]),
 	]

@@ -51,10 +51,7 @@ checks contains {"state": "missing", "what": "the connection names no identity (
 checks contains {
 	"state": absent_identity_state,
 	"what": sprintf("identity `%s` is not in the snapshot", [lib.name(identity_id)]),
-	"fix": {
-		"description": sprintf("Create identity `%s` (then recreate the connection with its client id)", [lib.name(identity_id)]),
-		"argv": array.concat(["az", "identity", "create", "--name", lib.name(identity_id)], lib.target_args(identity_id)),
-	},
+	"fix": lib.fix_identity_create(identity_id, sprintf("Create identity `%s` (then recreate the connection with its client id)", [lib.name(identity_id)])),
 } if {
 	identity_id != ""
 	uai == null
@@ -95,11 +92,11 @@ checks contains {
 checks contains {
 	"state": "missing",
 	"what": sprintf("workspace `%s` has no system-assigned identity to use identity `%s`", [input.workspace.name, lib.name(identity_id)]),
-	"fix": {
-		"description": sprintf("Turn on workspace `%s`'s system-assigned identity (keep UserAssigned in the type if it has user-assigned identities)", [input.workspace.name]),
-		"automatic": false,
-		"argv": ["az", "resource", "update", "--ids", input.workspace.id, "--set", "identity.type=SystemAssigned,UserAssigned"],
-	},
+	"fix": lib.fix_manual(
+		sprintf("Turn on workspace `%s`'s system-assigned identity", [input.workspace.name]),
+		"Keep UserAssigned in the type if the workspace has user-assigned identities.",
+		["az", "resource", "update", "--ids", input.workspace.id, "--set", "identity.type=SystemAssigned,UserAssigned"],
+	),
 } if {
 	identity_id != ""
 	workspace_principal == ""
@@ -119,14 +116,14 @@ checks contains {
 
 # The connection's identity is set when it is created, from a YAML file that names the identity's
 # client id and resource id.
-recreate_connection := {
-	"description": sprintf("Recreate connection `%s` with the client id and resource id of its user-assigned identity", [connection.name]),
-	"automatic": false,
-	"argv": array.concat(
+recreate_connection := lib.fix_manual(
+	sprintf("Recreate connection `%s` with the client id and resource id of its user-assigned identity", [connection.name]),
+	"Write the connection's YAML with the identity's client id and resource id, then create it again.",
+	array.concat(
 		["az", "ml", "connection", "create", "--file", "<connection.yml>", "--workspace-name", input.workspace.name],
 		lib.target_args(connection.id),
 	),
-}
+)
 
 state_of(decision) := "ok" if decision.decision == "granted"
 

@@ -118,12 +118,7 @@ test_fail_without_managed_identity_operator if {
 	contains(r.message, "workspace `mlw-build` (principal fb68eb68-bda0-4923-bdde-8fcb603ae5da) assign on identity `uai-image-build`: denied (mock)")
 	r.remediation == [{
 		"description": "Grant workspace `mlw-build`'s identity Managed Identity Operator on identity `uai-image-build`",
-		"argv": [
-			"az", "role", "assignment", "create",
-			"--assignee-object-id", workspace_principal,
-			"--assignee-principal-type", "ServicePrincipal",
-			"--role", "Managed Identity Operator", "--scope", uai_id,
-		],
+		"edit": {"kind": "role_assignment", "principal_id": workspace_principal, "role": "Managed Identity Operator", "scope": uai_id},
 	}]
 }
 
@@ -131,12 +126,7 @@ test_fail_without_pull_grants_acr_pull if {
 	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as denied
 	r.status == "fail"
 	some fix in r.remediation
-	fix.argv == [
-		"az", "role", "assignment", "create",
-		"--assignee-object-id", uai_principal,
-		"--assignee-principal-type", "ServicePrincipal",
-		"--role", "AcrPull", "--scope", base_images_id,
-	]
+	fix.edit == {"kind": "role_assignment", "principal_id": uai_principal, "role": "AcrPull", "scope": base_images_id}
 }
 
 test_fail_when_the_connection_names_no_identity if {
@@ -149,14 +139,13 @@ test_fail_when_the_connection_names_no_identity if {
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc(no_identity, null, registry)
 	r.status == "fail"
 	contains(r.message, "the connection names no identity")
-	r.remediation == [{
-		"description": "Recreate connection `private-base-images` with the client id and resource id of its user-assigned identity",
-		"automatic": false,
-		"argv": [
-			"az", "ml", "connection", "create", "--file", "<connection.yml>", "--workspace-name", "mlw-build",
-			"--resource-group", "rg-ml-build", "--subscription", sub,
-		],
-	}]
+	[fix] := r.remediation
+	fix.description == "Recreate connection `private-base-images` with the client id and resource id of its user-assigned identity"
+	fix.edit.kind == "manual"
+	fix.edit.argv == [
+		"az", "ml", "connection", "create", "--file", "<connection.yml>", "--workspace-name", "mlw-build",
+		"--resource-group", "rg-ml-build", "--subscription", sub,
+	]
 }
 
 test_fail_when_the_identity_does_not_exist_in_a_complete_subscription if {
@@ -164,7 +153,7 @@ test_fail_when_the_identity_does_not_exist_in_a_complete_subscription if {
 		with data.amlaudit.lib.access as granted
 	r.status == "fail"
 	contains(r.message, "identity `uai-image-build` is not in the snapshot")
-	r.remediation[0].argv == ["az", "identity", "create", "--name", "uai-image-build", "--resource-group", "rg-shared-images", "--subscription", sub]
+	r.remediation[0].edit == {"kind": "identity_create", "identity": uai_id}
 }
 
 test_unknown_when_the_identity_is_in_a_subscription_not_read_completely if {
@@ -180,7 +169,7 @@ test_fail_when_the_client_id_does_not_match if {
 		with data.amlaudit.lib.access as granted
 	r.status == "fail"
 	contains(r.message, sprintf("the connection's client id 00000000-0000-0000-0000-000000000001 is not identity `uai-image-build`'s client id %s", [uai_client]))
-	r.remediation[0].argv[3] == "create"
+	r.remediation[0].edit.argv[3] == "create"
 }
 
 test_fail_when_the_workspace_has_no_system_assigned_identity if {
@@ -189,11 +178,9 @@ test_fail_when_the_workspace_has_no_system_assigned_identity if {
 		with data.amlaudit.lib.access as granted
 	r.status == "fail"
 	contains(r.message, "workspace `mlw-build` has no system-assigned identity to use identity `uai-image-build`")
-	r.remediation == [{
-		"description": "Turn on workspace `mlw-build`'s system-assigned identity (keep UserAssigned in the type if it has user-assigned identities)",
-		"automatic": false,
-		"argv": ["az", "resource", "update", "--ids", workspace_id, "--set", "identity.type=SystemAssigned,UserAssigned"],
-	}]
+	[fix] := r.remediation
+	fix.edit.kind == "manual"
+	fix.edit.argv == ["az", "resource", "update", "--ids", workspace_id, "--set", "identity.type=SystemAssigned,UserAssigned"]
 }
 
 test_unknown_when_the_identity_has_no_principal_id if {

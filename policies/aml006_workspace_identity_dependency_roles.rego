@@ -80,10 +80,10 @@ label := sprintf("workspace `%s` identity `%s`", [workspace.name, lib.name(prima
 result := {
 	"status": "fail",
 	"message": sprintf("workspace `%s`'s primary identity `%s` is not attached to the workspace (identity.userAssignedIdentities)", [workspace.name, lib.name(primary)]),
-	"remediation": [{
-		"description": sprintf("Attach identity `%s` to workspace `%s` as its primary identity", [lib.name(primary), workspace.name]),
-		"argv": array.concat(["az", "ml", "workspace", "update", "--name", workspace.name], array.concat(lib.target_args(workspace.id), ["--primary-user-assigned-identity", primary])),
-	}],
+	"remediation": [
+		lib.fix_attach_identity(workspace.id, primary, sprintf("Attach identity `%s` to workspace `%s`", [lib.name(primary), workspace.name])),
+		lib.fix_workspace_primary_identity(workspace.id, primary, sprintf("Make identity `%s` workspace `%s`'s primary identity", [lib.name(primary), workspace.name])),
+	],
 } if {
 	not attached
 } else := {

@@ -98,12 +98,12 @@ test_fail_when_data_actions_are_denied if {
 		with data.amlaudit.lib.data_access as denied
 	r.status == "fail"
 	contains(r.message, "lacks data action `Microsoft.KeyVault/vaults/secrets/getSecret/action` on key vault `kv-mlw-dev-uai-6fb3` (denied (mock))")
-	{[fix.argv[9], fix.argv[11]] | some fix in r.remediation} == {
+	{[fix.edit.role, fix.edit.scope] | some fix in r.remediation} == {
 		["Key Vault Administrator", key_vault_id],
 		["Storage Blob Data Contributor", storage_id],
 	}
 	some fix in r.remediation
-	fix.argv[5] == principal
+	fix.edit.principal_id == principal
 	fix.description == "Grant identity `uai-dev-ws` Key Vault Administrator on key vault `kv-mlw-dev-uai-6fb3`"
 }
 
@@ -113,7 +113,7 @@ test_fail_when_control_actions_are_denied if {
 		with data.amlaudit.lib.data_access as granted
 	r.status == "fail"
 	contains(r.message, "lacks action `Microsoft.ContainerRegistry/registries/write` on registry `mlacrsandbox`")
-	{[fix.argv[9], fix.argv[11]] | some fix in r.remediation} == {
+	{[fix.edit.role, fix.edit.scope] | some fix in r.remediation} == {
 		["Contributor", registry_id],
 		["Contributor", storage_id],
 	}
@@ -123,11 +123,10 @@ test_fail_when_the_primary_identity_is_not_attached if {
 	r := data.amlaudit.rules.workspace_identity_dependency_roles.result with input as doc(properties, {}, [])
 	r.status == "fail"
 	r.message == "workspace `mlw-dev-uai`'s primary identity `uai-dev-ws` is not attached to the workspace (identity.userAssignedIdentities)"
-	r.remediation[0].argv == [
-		"az", "ml", "workspace", "update", "--name", "mlw-dev-uai",
-		"--resource-group", "rg-ml-dev", "--subscription", sub,
-		"--primary-user-assigned-identity", uai_id,
-	]
+	[attach, primary] := r.remediation
+	attach.edit.kind == "attach_identity"
+	attach.edit.identity == uai_id
+	primary.edit.kind == "workspace_primary_identity"
 }
 
 test_unknown_when_the_principal_is_not_known if {

@@ -49,10 +49,7 @@ result := {
 } else := {
 	"status": "fail",
 	"message": sprintf("workspace `%s` has %s but registry `%s` has the admin user disabled, so ACI deployments will fail", [workspace.name, deployments, registry.name]),
-	"remediation": [{
-		"description": sprintf("Enable the admin user of registry `%s` for ACI deployments (or move them to managed online endpoints and keep it disabled)", [registry.name]),
-		"argv": array.concat(["az", "acr", "update", "--name", registry.name], array.concat(lib.target_args(registry.id), ["--admin-enabled", "true"])),
-	}],
+	"remediation": [lib.fix_registry_admin_user(registry.id, true, sprintf("Enable the admin user of registry `%s` for ACI deployments (or move them to managed online endpoints and keep it disabled)", [registry.name]))],
 } if {
 	object.get(registry.properties, "adminUserEnabled", false) == false
 } else := {

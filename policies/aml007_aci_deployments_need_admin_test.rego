@@ -49,11 +49,7 @@ test_fail_when_the_registry_admin_user_is_disabled if {
 	r := data.amlaudit.rules.aci_deployments_need_admin.result with input as doc(registry_id, registry({"adminUserEnabled": false}), [aci, aks])
 	r.status == "fail"
 	r.message == "workspace `mlw-aci-legacy` has ACI services `legacy-aci` but registry `mlacrlegacy` has the admin user disabled, so ACI deployments will fail"
-	r.remediation[0].argv == [
-		"az", "acr", "update", "--name", "mlacrlegacy",
-		"--resource-group", "rg-ml-legacy", "--subscription", sub,
-		"--admin-enabled", "true",
-	]
+	r.remediation[0].edit == {"kind": "registry_admin_user", "registry": registry_id, "enabled": true}
 }
 
 test_fail_when_admin_user_is_absent_for_a_listed_workspace if {

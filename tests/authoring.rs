@@ -150,7 +150,7 @@ fn bundled_policy_tests_pass_with_full_coverage() {
     }
     let coverage = report.coverage.expect("coverage");
     assert_eq!(coverage.percent, 100.0);
-    assert_eq!(coverage.files.len(), 8);
+    assert_eq!(coverage.files.len(), 9);
     for file in &coverage.files {
         assert!(
             file.evaluated && file.not_covered.is_empty(),

@@ -174,7 +174,8 @@ fn the_json_report_carries_run_metadata_evidence_and_remediation() {
             .unwrap()
             .contains("`mlw-dev`")
     );
-    // A compute without identity gets one first, then (manually) its role.
+    // A compute without identity gets one first, then its role, for the principal the first
+    // step outputs: proven, so both run.
     let legacy = find("AML002", "legacy-cluster");
     assert!(
         legacy["remediation"][0]["command"]
@@ -182,7 +183,14 @@ fn the_json_report_carries_run_metadata_evidence_and_remediation() {
             .unwrap()
             .contains("--identity-type SystemAssigned")
     );
-    assert_eq!(legacy["remediation"][1]["automatic"], false);
+    assert_eq!(legacy["remediation"][1]["automatic"], true);
+    assert_eq!(legacy["fix"]["verified"], "closes");
+    assert!(
+        legacy["remediation"][1]["command"]
+            .as_str()
+            .unwrap()
+            .contains("'<principal id from step 0>'")
+    );
     assert_eq!(
         find("AML002", "build-cluster")["evidence"][0]["decision"],
         "unknown"

@@ -69,15 +69,5 @@ deploys_to_aci(workspace, _) if {
 # `--subscription <sub>` for az commands on a resource.
 target_args(id) := ["--resource-group", resource_group(id), "--subscription", subscription(id)]
 
-# A role assignment command for a managed identity (object id + principal type skip the directory
-# lookup, which managed identities often cannot pass).
-grant(principal_id, role, scope, description) := {
-	"description": description,
-	"argv": [
-		"az", "role", "assignment", "create",
-		"--assignee-object-id", principal_id,
-		"--assignee-principal-type", "ServicePrincipal",
-		"--role", role,
-		"--scope", scope,
-	],
-}
+# A role assignment for a managed identity; kept for rules written before `fix_role_assignment`.
+grant(principal_id, role, scope, description) := fix_role_assignment(principal_id, role, scope, description)

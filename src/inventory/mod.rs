@@ -8,6 +8,7 @@
 
 pub mod import;
 pub mod snapshot;
+pub mod view;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use serde_json::Value;
 
 use crate::ids;
 pub use snapshot::{Problem, ScopeCoverage, ScopeError, ScopeStatus, Snapshot, SnapshotError};
+pub use view::InventoryView;
 
 /// Lower-cased ARM types amlaudit understands.
 pub mod types {

@@ -304,9 +304,29 @@ impl PermissionIndex {
 
     /// Decides whether `principal` may perform `action` on the resource or scope `scope`.
     pub fn check(&self, principal: &str, scope: &str, action: &Action) -> AccessDecision {
+        self.check_with(principal, scope, action, &[])
+    }
+
+    /// [`check`](Self::check) as if the `extra` assignments existed too: how a fix that adds
+    /// role assignments is proven before it is printed.
+    pub fn check_with(
+        &self,
+        principal: &str,
+        scope: &str,
+        action: &Action,
+        extra: &[RoleAssignment],
+    ) -> AccessDecision {
         let principal_key = principal.trim().to_ascii_lowercase();
         let resource = ids::normalize(scope);
         let mut evidence = Vec::new();
+
+        for a in extra.iter().filter(|a| a.principal_id == principal_key) {
+            if ids::management_group_of(&a.scope_normalized).is_none()
+                && ids::scope_contains(&a.scope_normalized, &resource)
+            {
+                evidence.push(self.weigh(a, action, None));
+            }
+        }
 
         if let Some(scopes) = self.by_principal_scope.get(&principal_key) {
             for ancestor in ids::ancestor_scopes(&resource) {

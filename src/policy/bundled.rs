@@ -12,6 +12,14 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../policies/lib/amlaudit_test.rego"),
     ),
     (
+        "policies/lib/fixes.rego",
+        include_str!("../../policies/lib/fixes.rego"),
+    ),
+    (
+        "policies/lib/fixes_test.rego",
+        include_str!("../../policies/lib/fixes_test.rego"),
+    ),
+    (
         "policies/aml001_acr_admin_user_disabled.rego",
         include_str!("../../policies/aml001_acr_admin_user_disabled.rego"),
     ),

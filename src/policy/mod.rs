@@ -6,7 +6,9 @@
 //! document of [`input`], and may define:
 //! - `applicable` (boolean; when it is declared and not true, the pair produces no result);
 //! - `result`: `{"status": "pass"|"fail"|"unknown"|"not_applicable", "message": "...",
-//!   "evidence": [...], "remediation": [{"description", "argv": [...], "automatic"?}]}`.
+//!   "evidence": [...], "remediation": [{"description", "edit": {"kind", ...}}]}`, each step a
+//!   typed edit ([`crate::fixes::Edit`]); a step with a bare `argv` (rules written before edits)
+//!   is kept as a `manual` step.
 //!
 //! An applicable pair whose `result` is undefined becomes `unknown` (fail closed). Other modules
 //! are libraries (`data.amlaudit.lib` ships with the bundled rules). Parameters are
@@ -19,6 +21,7 @@ pub mod docs;
 pub mod input;
 pub mod metadata;
 pub mod params;
+mod prove;
 pub mod skeleton;
 pub mod testing;
 
@@ -31,6 +34,7 @@ use regorus::Engine;
 use serde_json::Value;
 
 use crate::findings::{Remediation, RuleResult, Status};
+use crate::fixes::Edit;
 use crate::ids;
 use crate::inventory::Inventory;
 use crate::permissions::PermissionIndex;
@@ -447,8 +451,14 @@ impl Evaluator {
                     let (resource, input) =
                         &subjects[&rule.meta.resource_type.to_ascii_lowercase()][si];
                     let started = std::time::Instant::now();
-                    let result =
-                        evaluate_one(&mut engines[ri], rule, &self.queries[ri], resource, input);
+                    let result = evaluate_one(
+                        &mut engines[ri],
+                        rule,
+                        &self.queries[ri],
+                        inventory,
+                        resource,
+                        input,
+                    );
                     spent[ri].fetch_add(
                         started.elapsed().as_nanos() as u64,
                         std::sync::atomic::Ordering::Relaxed,
@@ -477,6 +487,7 @@ fn evaluate_one(
     engine: &mut Engine,
     rule: &Rule,
     (applicable_query, result_query): &(Option<String>, String),
+    inventory: &dyn crate::inventory::InventoryView,
     resource: &Value,
     input: &regorus::Value,
 ) -> Result<Option<RuleResult>, PolicyError> {
@@ -521,11 +532,13 @@ fn evaluate_one(
         return Ok(Some(result));
     }
     let output = serde_json::to_value(&output).unwrap_or_default();
-    fill_from_output(&mut result, &output).map_err(|message| PolicyError::BadResult {
-        file: rule.file.clone(),
-        rule_id: rule.meta.id.clone(),
-        resource_id: resource_id.to_string(),
-        message,
+    fill_from_output(&mut result, &output, Some(inventory)).map_err(|message| {
+        PolicyError::BadResult {
+            file: rule.file.clone(),
+            rule_id: rule.meta.id.clone(),
+            resource_id: resource_id.to_string(),
+            message,
+        }
     })?;
     Ok(Some(result))
 }
@@ -570,10 +583,15 @@ fn base_result(rule: &Rule, resource: &Value) -> RuleResult {
         remediation: Vec::new(),
         exemption: None,
         baseline: None,
+        fix: None,
     }
 }
 
-fn fill_from_output(result: &mut RuleResult, output: &Value) -> Result<(), String> {
+fn fill_from_output(
+    result: &mut RuleResult,
+    output: &Value,
+    inventory: Option<&dyn crate::inventory::InventoryView>,
+) -> Result<(), String> {
     let obj = output
         .as_object()
         .ok_or_else(|| format!("`result` must be an object, got {output}"))?;
@@ -603,40 +621,60 @@ fn fill_from_output(result: &mut RuleResult, output: &Value) -> Result<(), Strin
             .clone();
     }
     if let Some(fixes) = obj.get("remediation") {
-        for (i, fix) in fixes
-            .as_array()
-            .ok_or("`remediation` must be an array")?
-            .iter()
-            .enumerate()
-        {
-            let argv: Vec<String> = fix
-                .get("argv")
-                .and_then(Value::as_array)
-                .and_then(|a| {
-                    a.iter()
-                        .map(|v| v.as_str().map(str::to_string))
-                        .collect::<Option<Vec<_>>>()
-                })
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| {
-                    format!("remediation[{i}].argv must be a non-empty array of strings")
-                })?;
-            let description = fix
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let automatic = fix
-                .get("automatic")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
-            result
-                .remediation
-                .push(Remediation::new(description, argv, automatic));
+        let fixes = fixes.as_array().ok_or("`remediation` must be an array")?;
+        let mut edits: Vec<Edit> = Vec::with_capacity(fixes.len());
+        for (i, fix) in fixes.iter().enumerate() {
+            let step = decode_step(i, fix, &edits, inventory)?;
+            edits.push(step.edit.clone());
+            result.remediation.push(step);
         }
     }
     if result.status == Status::Fail && result.remediation.is_empty() {
         return Err("a `fail` result must carry remediation".to_string());
     }
     Ok(())
+}
+
+/// One remediation step: `{"description", "edit": {"kind", ...}}`, or a legacy
+/// `{"description", "argv": [...]}` kept as a manual step. `earlier` holds the result's previous
+/// steps, which `principal_from_step` may name.
+fn decode_step(
+    i: usize,
+    fix: &Value,
+    earlier: &[Edit],
+    inventory: Option<&dyn crate::inventory::InventoryView>,
+) -> Result<Remediation, String> {
+    let obj = fix
+        .as_object()
+        .ok_or_else(|| format!("remediation[{i}] must be an object, got {fix}"))?;
+    let description = obj
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if let Some(edit) = obj.get("edit") {
+        let edit: Edit = serde_json::from_value(edit.clone())
+            .map_err(|e| format!("remediation[{i}].edit: {e}"))?;
+        edit.validate(earlier)
+            .map_err(|e| format!("remediation[{i}].edit ({}): {e}", edit.kind()))?;
+        if description.trim().is_empty() {
+            return Err(format!(
+                "remediation[{i}].description must be a non-empty string"
+            ));
+        }
+        return Ok(Remediation::from_edit(description, edit, inventory));
+    }
+    let argv: Vec<String> = obj
+        .get("argv")
+        .and_then(Value::as_array)
+        .and_then(|a| {
+            a.iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            format!("remediation[{i}] must carry an `edit` (or, as rules written before edits did, a non-empty `argv` array of strings)")
+        })?;
+    Ok(Remediation::legacy(description, argv))
 }
