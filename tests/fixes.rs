@@ -100,3 +100,38 @@ fn the_plan_applies_proven_fixes_and_writes_the_after_snapshot() {
     let script = std::fs::read_to_string(dir.path().join("plan.sh")).unwrap();
     assert!(script.contains("capture principal_"), "{script}");
 }
+
+#[test]
+fn no_bundled_fix_on_generated_tenants_fails_to_close() {
+    use amlaudit::synthetic::{TenantSize, tenant};
+    use amlaudit::{inventory::Inventory, permissions::PermissionIndex, policy};
+    let policies = policy::PolicySet::load(&[]).unwrap();
+    for (workspaces, computes, assignments) in [(6, 2, 40), (11, 3, 90), (17, 1, 25)] {
+        let size = TenantSize {
+            subscriptions: 3,
+            workspaces,
+            computes_per_workspace: computes,
+            role_assignments: assignments,
+        };
+        let inventory = Inventory::new(tenant(size));
+        let index = std::sync::Arc::new(PermissionIndex::new(&inventory));
+        let evaluator =
+            policy::Evaluator::new(&policies, index, &policy::Params::default()).unwrap();
+        let mut results = evaluator.evaluate(&inventory).unwrap();
+        evaluator.prove_fixes(&inventory, &mut results);
+        for r in results
+            .iter()
+            .filter(|r| r.status == amlaudit::findings::Status::Fail)
+        {
+            let check = r.fix.as_ref().expect("every failure is checked");
+            assert_ne!(
+                check.verified,
+                amlaudit::findings::Verified::DoesNotClose,
+                "{size:?}: {} {}: {}",
+                r.rule_id,
+                r.resource_id,
+                check.detail
+            );
+        }
+    }
+}
