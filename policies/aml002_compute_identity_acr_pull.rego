@@ -28,6 +28,15 @@ import rego.v1
 
 compute := input.resource
 
+# Registries whose pull a deny assignment blocks: granting a role cannot close those.
+deniers[r] := {e.assignment_id |
+	some d in decisions[r]
+	some e in d.evidence
+	e.contribution == "denies"
+} if some r in missing
+
+blocked := {r | some r, ids in deniers; count(ids) > 0}
+
 compute_type := object.get(compute, ["properties", "computeType"], "")
 
 is_cluster if lib.lower_text(compute_type) == "amlcompute"
@@ -83,10 +92,10 @@ target := sprintf("compute `%s` of workspace `%s`", [compute.name, input.workspa
 registry_list(rs) := concat(", ", sort([sprintf("`%s`", [lib.name(registries[r])]) | some r in rs]))
 
 # The role that gives pull: Repository Reader on the workspace registry in ABAC mode.
-role_for(r) := lib.pull_role(input.registry) if {
+roles_for(r) := lib.pull_roles(input.registry) if {
 	input.registry != null
 	lower(input.registry_id) == r
-} else := "AcrPull"
+} else := lib.pull_roles(null)
 
 # Which identity a fix should grant to: the system-assigned one when there is one.
 grantee := identity if {
@@ -127,8 +136,9 @@ result := {
 	"message": sprintf("%s has no managed identity, so it cannot pull from %s", [target, registry_list({r | some r, _ in registries})]),
 	"remediation": array.concat(
 		[lib.fix_compute_identity(compute.id, "SystemAssigned", [], sprintf("Give compute `%s` a system-assigned identity", [compute.name]))],
-		[lib.fix_role_assignment_from_step(0, role_for(r), registries[r], sprintf("Grant the new identity %s on registry `%s`", [role_for(r), lib.name(registries[r])])) |
+		[lib.fix_role_assignment_from_step(0, role, registries[r], sprintf("Grant the new identity %s on registry `%s`", [role, lib.name(registries[r])])) |
 			some r in sort([x | some x, _ in registries])
+			some role in roles_for(r)
 		],
 	),
 } if {
@@ -142,9 +152,19 @@ result := {
 		concat("; ", {d.summary | some r in missing; some d in decisions[r]}),
 	]),
 	"evidence": evidence,
-	"remediation": [lib.fix_role_assignment(grantee.principal_id, role_for(r), registries[r], sprintf("Grant %s %s on registry `%s`", [identity_label(grantee), role_for(r), lib.name(registries[r])])) |
-		some r in sort([x | some x in missing])
-	],
+	"remediation": array.concat(
+		[lib.fix_role_assignment(grantee.principal_id, role, registries[r], sprintf("Grant %s %s on registry `%s`", [identity_label(grantee), role, lib.name(registries[r])])) |
+			some r in sort([x | some x in missing - blocked])
+			some role in roles_for(r)
+		],
+		[lib.fix_manual(
+			sprintf("Lift the deny assignment that blocks pull on registry `%s`", [lib.name(registries[r])]),
+			sprintf("A deny assignment (%s) denies this identity the pull, and a deny assignment wins over every role assignment, so no grant can fix it. Deny assignments are created by Azure Blueprints, managed applications or deployment stacks: exclude the identity there (excludePrincipals) or move the cluster to an identity the deny assignment does not cover.", [concat(", ", sort(deniers[r]))]),
+			[],
+		) |
+			some r in sort([x | some x in blocked])
+		],
+	),
 } if {
 	count(missing) > 0
 } else := {

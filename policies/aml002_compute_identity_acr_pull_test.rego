@@ -125,6 +125,11 @@ test_fail_without_a_managed_identity if {
 			"description": "Grant the new identity AcrPull on registry `mlacrprod`",
 			"edit": {"kind": "role_assignment", "principal_from_step": 0, "role": "AcrPull", "scope": registry_id},
 		},
+		# The registry is not in the input, so its permission mode is unknown: both pull roles.
+		{
+			"description": "Grant the new identity Container Registry Repository Reader on registry `mlacrprod`",
+			"edit": {"kind": "role_assignment", "principal_from_step": 0, "role": "Container Registry Repository Reader", "scope": registry_id},
+		},
 	]
 }
 
@@ -134,10 +139,16 @@ test_fail_when_no_identity_is_granted_grants_the_system_assigned_one if {
 	contains(r.message, "system-assigned principal d66b4b4d-b47a-4101-8681-89f46a84e8d5")
 	contains(r.message, "user-assigned identity `uai-training` (principal 939ae232-588e-4bce-b71e-d78a1dc02e27)")
 	contains(r.message, "has no pull on `mlacrprod`: denied (mock)")
-	r.remediation == [{
-		"description": "Grant system-assigned principal d66b4b4d-b47a-4101-8681-89f46a84e8d5 AcrPull on registry `mlacrprod`",
-		"edit": {"kind": "role_assignment", "principal_id": "d66b4b4d-b47a-4101-8681-89f46a84e8d5", "role": "AcrPull", "scope": registry_id},
-	}]
+	r.remediation == [
+		{
+			"description": "Grant system-assigned principal d66b4b4d-b47a-4101-8681-89f46a84e8d5 AcrPull on registry `mlacrprod`",
+			"edit": {"kind": "role_assignment", "principal_id": "d66b4b4d-b47a-4101-8681-89f46a84e8d5", "role": "AcrPull", "scope": registry_id},
+		},
+		{
+			"description": "Grant system-assigned principal d66b4b4d-b47a-4101-8681-89f46a84e8d5 Container Registry Repository Reader on registry `mlacrprod`",
+			"edit": {"kind": "role_assignment", "principal_id": "d66b4b4d-b47a-4101-8681-89f46a84e8d5", "role": "Container Registry Repository Reader", "scope": registry_id},
+		},
+	]
 }
 
 test_fail_with_only_a_user_assigned_identity_grants_it if {
@@ -200,4 +211,16 @@ test_the_workspace_registry_is_asked_for_azure_ml_repositories if {
 	e.action == ["azureml/azureml_image"]
 	some p in r.evidence
 	p.action == []
+}
+
+deny_id := "/subscriptions/s/providers/Microsoft.Authorization/denyAssignments/d1"
+
+denied_by_a_deny_assignment(principal, scope, action) := object.union(decision("denied", principal, scope, action), {"evidence": [{"contribution": "denies", "kind": "deny_assignment", "assignment_id": deny_id}]})
+
+test_fail_blocked_by_a_deny_assignment_offers_no_grant if {
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned]) with data.amlaudit.lib.pull as denied_by_a_deny_assignment
+	r.status == "fail"
+	count(r.remediation) == 1
+	r.remediation[0].edit.kind == "manual"
+	contains(r.remediation[0].edit.text, deny_id)
 }

@@ -63,11 +63,11 @@ result := {
 } else := {
 	"status": "fail",
 	"message": sprintf("%s stores a registry secret (auth type %s) for Azure container registry `%s`, where a managed identity would do", [label, auth_text, host]),
-	"remediation": [lib.fix_connection_recreate(
-		connection.id,
-		target,
-		"<resource id of a user-assigned identity with pull on the registry>",
-		"<client id of that identity>",
+	# Which identity should hold pull is a choice only a person can make, so the step is manual:
+	# the identity's ids are placeholders (a typed connection_recreate edit needs real ARM ids).
+	"remediation": [lib.fix_manual(
 		sprintf("Recreate connection `%s` with a user-assigned identity (authType ManagedIdentity) instead of its secret", [connection.name]),
+		sprintf("Pick or create a user-assigned identity that holds pull on %s, then recreate the connection with category ContainerRegistry, target %s and authType ManagedIdentity, naming the identity's resource id and client id (YAML: name: %s, type: container_registry, target: %s, credentials: {type: managed_identity, resource_id: <identity resource id>, client_id: <identity client id>})", [host, target, connection.name, target]),
+		array.concat(["az", "ml", "connection", "create", "--file", "<connection.yml>", "--workspace-name", input.workspace.name], lib.target_args(connection.id)),
 	)],
 }

@@ -37,10 +37,9 @@ test_fail_for_an_azure_registry if {
 	}
 	r := data.amlaudit.rules.acr_connection_secret.result with input as connection("UsernamePassword", "https://vendor.azurecr.io")
 	r.message == "connection `vendor-images` of workspace `mlw-build` stores a registry secret (auth type UsernamePassword) for Azure container registry `vendor.azurecr.io`, where a managed identity would do"
-	r.remediation[0].edit.kind == "connection_recreate"
-	r.remediation[0].edit.connection == connection_id
-	r.remediation[0].edit.target == "https://vendor.azurecr.io"
-	startswith(r.remediation[0].edit.identity_resource_id, "<")
+	r.remediation[0].edit.kind == "manual"
+	contains(r.remediation[0].edit.text, "target https://vendor.azurecr.io")
+	"<connection.yml>" in r.remediation[0].edit.argv
 }
 
 test_not_applicable_for_other_registries if {

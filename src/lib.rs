@@ -6,6 +6,8 @@
 //! - [`inventory`]: the snapshot format, `import` of ARM/az output, and the indexed inventory;
 //! - [`template`]: ARM deployment templates evaluated into planned resources (beside `inventory`);
 //! - [`permissions`]: the effective-permission index (may P do A on R, and why);
+//! - [`fixes`]: remediation as typed edits: their `az` rendering and their application to an
+//!   inventory overlay, so a fix can be proven;
 //! - [`policy`]: Rego rules, their METADATA registry, and parallel evaluation with regorus;
 //! - [`findings`]: results, remediation argv and shell quoting;
 //! - [`gate`]: exemptions, baselines and the exit-status decision for CI;
@@ -23,6 +25,7 @@
 pub mod cli;
 pub mod collect;
 pub mod findings;
+pub mod fixes;
 pub mod gate;
 pub mod ids;
 pub mod inventory;

@@ -215,6 +215,11 @@ fn the_json_report_carries_run_metadata_evidence_and_remediation() {
                 .iter()
                 .map(|a| a.as_str().unwrap().to_string())
                 .collect();
+            // A manual step may be prose only (what to do has no command).
+            if argv.is_empty() {
+                assert_eq!(f["edit"]["kind"], "manual", "{f}");
+                continue;
+            }
             assert_eq!(argv[0], "az");
             assert_eq!(shlex::split(f["command"].as_str().unwrap()).unwrap(), argv);
         }
@@ -252,7 +257,8 @@ fn the_json_report_carries_run_metadata_evidence_and_remediation() {
             .unwrap()
             .contains("`mlw-dev`")
     );
-    // A compute without identity gets one first, then (manually) its role.
+    // A compute without identity gets one first, then its role, for the principal the first
+    // step outputs: proven, so both run.
     let legacy = find("AML002", "legacy-cluster");
     assert!(
         legacy["remediation"][0]["command"]
@@ -260,7 +266,14 @@ fn the_json_report_carries_run_metadata_evidence_and_remediation() {
             .unwrap()
             .contains("--identity-type SystemAssigned")
     );
-    assert_eq!(legacy["remediation"][1]["automatic"], false);
+    assert_eq!(legacy["remediation"][1]["automatic"], true);
+    assert_eq!(legacy["fix"]["verified"], "closes");
+    assert!(
+        legacy["remediation"][1]["command"]
+            .as_str()
+            .unwrap()
+            .contains("'<principal id from step 0>'")
+    );
     assert_eq!(
         find("AML002", "build-cluster")["evidence"][0]["decision"],
         "denied",

@@ -83,16 +83,7 @@ target_args(id) := ["--resource-group", resource_group(id), "--subscription", su
 
 # A role assignment command for a managed identity (object id + principal type skip the directory
 # lookup, which managed identities often cannot pass).
-grant(principal_id, role, scope, description) := {
-	"description": description,
-	"argv": [
-		"az", "role", "assignment", "create",
-		"--assignee-object-id", principal_id,
-		"--assignee-principal-type", "ServicePrincipal",
-		"--role", role,
-		"--scope", scope,
-	],
-}
+grant(principal_id, role, scope, description) := fix_role_assignment(principal_id, role, scope, description)
 
 # Whether the snapshot holds a resource's `properties` (`az resource list` leaves them null).
 has_properties(resource) if is_object(object.get(resource, "properties", null))
@@ -193,6 +184,19 @@ pull_role(registry) := "Container Registry Repository Reader" if {
 	is_object(registry)
 	lower_text(object.get(registry, ["properties", "roleAssignmentMode"], "")) == "abacrepositorypermissions"
 } else := "AcrPull"
+
+# Every role a pull fix grants so that it holds in the registry's permission mode: Repository
+# Reader in ABAC mode, AcrPull in legacy mode, and both when the mode is not known (a registry
+# missing from the snapshot, or one that does not say), so the grant closes the finding either way.
+pull_roles(registry) := ["Container Registry Repository Reader"] if {
+	registry_mode(registry) == "abacrepositorypermissions"
+} else := ["AcrPull"] if {
+	registry_mode(registry) == "legacyregistrypermissions"
+} else := ["AcrPull", "Container Registry Repository Reader"]
+
+registry_mode(registry) := lower_text(object.get(registry, ["properties", "roleAssignmentMode"], "")) if is_object(registry)
+
+else := ""
 
 # A value as lower-case text, "" when it is not a string (a null or a number where ARM normally
 # has text must not stop a rule with a type error).

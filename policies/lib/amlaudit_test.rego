@@ -77,15 +77,16 @@ test_target_args if {
 	lib.target_args(registry_id) == ["--resource-group", "rg-ml-prod", "--subscription", "b61e6ba5-3682-4dd6-b804-69b84b2d451c"]
 }
 
-test_grant_assigns_by_object_id if {
+test_grant_is_a_role_assignment_edit if {
 	lib.grant("p1", "AcrPull", registry_id, "Grant it") == {
 		"description": "Grant it",
-		"argv": [
-			"az", "role", "assignment", "create",
-			"--assignee-object-id", "p1",
-			"--assignee-principal-type", "ServicePrincipal",
-			"--role", "AcrPull",
-			"--scope", registry_id,
-		],
+		"edit": {"kind": "role_assignment", "principal_id": "p1", "role": "AcrPull", "scope": registry_id},
 	}
+}
+
+test_pull_roles_follow_the_registry_mode if {
+	lib.pull_roles({"properties": {"roleAssignmentMode": "AbacRepositoryPermissions"}}) == ["Container Registry Repository Reader"]
+	lib.pull_roles({"properties": {"roleAssignmentMode": "LegacyRegistryPermissions"}}) == ["AcrPull"]
+	lib.pull_roles({"properties": {}}) == ["AcrPull", "Container Registry Repository Reader"]
+	lib.pull_roles(null) == ["AcrPull", "Container Registry Repository Reader"]
 }

@@ -15,6 +15,7 @@ macro_rules! say {
 mod access;
 mod collect;
 mod diff;
+mod fix;
 mod import;
 mod new_rule;
 mod rules;
@@ -86,6 +87,8 @@ enum Command {
     Test(test::TestArgs),
     /// Write a new rule and its tests, ready to edit, that pass `amlaudit test` as they are.
     NewRule(new_rule::NewRuleArgs),
+    /// Plan remediation: apply the proven fixes to a snapshot, scan again, show before -> after.
+    Fix(fix::FixArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps the outcome to an exit status.
@@ -114,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Rules(args) => rules::run(args),
         Command::Test(args) => test::run(args),
         Command::NewRule(args) => new_rule::run(args),
+        Command::Fix(args) => fix::run(args),
     }
 }
 

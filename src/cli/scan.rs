@@ -287,6 +287,9 @@ fn audit_with(
         annotate(&mut results, plan, &inventory);
     }
     tracing::info!(results = results.len(), elapsed = ?started.elapsed(), "rules evaluated");
+    let proving = std::time::Instant::now();
+    evaluator.prove_fixes(&inventory, &mut results);
+    tracing::info!(elapsed = ?proving.elapsed(), "fixes proven");
     let started = std::time::Instant::now();
 
     // Exemptions first: an exempt result is no longer a failure, so the baseline neither marks

@@ -8,6 +8,7 @@
 
 pub mod import;
 pub mod snapshot;
+pub mod view;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use snapshot::{
     DenyAssignmentsRead, Directory, DirectoryError, Problem, ScopeCoverage, ScopeError,
     ScopeStatus, Snapshot, SnapshotError,
 };
+pub use view::InventoryView;
 
 /// Lower-cased ARM types amlaudit understands.
 pub mod types {

@@ -11,13 +11,36 @@
 //! `summary` (one line), `reasons`, `evidence` (each candidate assignment and why it did or did not
 //! count), `principal`, `scope`, `action`. A principal that is not a non-empty string gives
 //! `unknown`: a rule can never turn a missing identity into a pass.
+//!
+//! While a fix is being proven ([`with_extra_assignments`]), both answer as if the role
+//! assignments the fix adds existed. The engines are shared by rayon workers, so the extra
+//! assignments are per thread: a proof runs on one thread from start to end.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use regorus::{Engine, Value};
 
 use super::PolicyError;
+use crate::inventory::RoleAssignment;
 use crate::permissions::{ACR_PULL_ACTION, AccessDecision, Action, Decision, PermissionIndex};
+
+thread_local! {
+    static EXTRA_ASSIGNMENTS: RefCell<Vec<RoleAssignment>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the builtins answering as if `extra` assignments existed, on this thread only.
+pub fn with_extra_assignments<T>(extra: &[RoleAssignment], f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EXTRA_ASSIGNMENTS.with(|e| e.borrow_mut().clear());
+        }
+    }
+    EXTRA_ASSIGNMENTS.with(|e| *e.borrow_mut() = extra.to_vec());
+    let _reset = Reset;
+    f()
+}
 
 /// The names of the host builtins, as rules call them.
 pub const NAMES: &[&str] = &[ACCESS, DATA_ACCESS, PULL];
@@ -46,7 +69,9 @@ pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), 
                     };
                     let action = if data { Action::data(&action) } else { Action::control(&action) };
                     let decision = match text(0) {
-                        Some(principal) => index.check(&principal, &scope, &action),
+                        Some(principal) => EXTRA_ASSIGNMENTS.with(|extra| {
+                            index.check_with(&principal, &scope, &action, &extra.borrow())
+                        }),
                         None => AccessDecision {
                             decision: Decision::Unknown,
                             principal: String::new(),
@@ -97,7 +122,9 @@ pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), 
                     .map(|s| s.to_string())
                     .filter(|s| !s.trim().is_empty());
                 let decision = match principal {
-                    Some(principal) => index.check_pull(&principal, &registry, &repositories),
+                    Some(principal) => EXTRA_ASSIGNMENTS.with(|extra| {
+                        index.check_pull_with(&principal, &registry, &repositories, &extra.borrow())
+                    }),
                     None => AccessDecision {
                         decision: Decision::Unknown,
                         principal: String::new(),

@@ -11,7 +11,6 @@ pub const FILES: &[(&str, &str)] = &[
         "policies/lib/amlaudit_test.rego",
         include_str!("../../policies/lib/amlaudit_test.rego"),
     ),
-    // TEMPORARY: the `fixes` branch's helpers, until it is merged.
     (
         "policies/lib/fixes.rego",
         include_str!("../../policies/lib/fixes.rego"),

@@ -26,10 +26,10 @@
 use serde_json::{Map, Value, json};
 
 use crate::ids;
-use crate::inventory::{Inventory, ScopeStatus, types};
+use crate::inventory::{InventoryView, ScopeStatus, types};
 
 /// Builds the input document for one resource.
-pub fn input_for(inventory: &Inventory, resource: &Value) -> Value {
+pub fn input_for(inventory: &impl InventoryView, resource: &Value) -> Value {
     let id = resource
         .get("id")
         .and_then(Value::as_str)
@@ -55,7 +55,11 @@ pub fn input_for(inventory: &Inventory, resource: &Value) -> Value {
     match ty.to_ascii_lowercase().as_str() {
         types::WORKSPACE => {
             add_registry(&mut doc, inventory, Some(resource));
-            let services: Vec<Value> = inventory.children_of(id, types::SERVICE).cloned().collect();
+            let services: Vec<Value> = inventory
+                .children(id, types::SERVICE)
+                .into_iter()
+                .cloned()
+                .collect();
             doc.insert("services".into(), Value::Array(services));
             doc.insert(
                 "identities".into(),
@@ -78,12 +82,14 @@ pub fn input_for(inventory: &Inventory, resource: &Value) -> Value {
         }
         types::REGISTRY => {
             let workspaces: Vec<Value> = inventory
-                .workspaces_using_registry(id)
+                .workspaces_of_registry(id)
+                .into_iter()
                 .map(|ws| with_services(inventory, ws))
                 .collect();
             doc.insert("workspaces".into(), Value::Array(workspaces));
             let unresolved: Vec<Value> = inventory
                 .workspaces_without_properties()
+                .into_iter()
                 .map(|ws| with_services(inventory, ws))
                 .collect();
             doc.insert(
@@ -94,7 +100,7 @@ pub fn input_for(inventory: &Inventory, resource: &Value) -> Value {
         lowered
             if lowered.starts_with(types::WORKSPACE) && lowered.len() > types::WORKSPACE.len() =>
         {
-            let workspace = ids::parent_of(&ids::normalize(id)).and_then(|p| inventory.get(p));
+            let workspace = ids::parent_of(&ids::normalize(id)).and_then(|p| inventory.resource(p));
             doc.insert(
                 "workspace".into(),
                 workspace.cloned().unwrap_or(Value::Null),
@@ -131,7 +137,7 @@ pub fn input_for(inventory: &Inventory, resource: &Value) -> Value {
                         json!(identity_id.map(|i| coverage_of(inventory, i))),
                     );
                     let target = str_at(resource, "/properties/target");
-                    let registry = target.and_then(|t| inventory.registry_by_login_server(t));
+                    let registry = target.and_then(|t| inventory.registry_for_login_server(t));
                     doc.insert(
                         "target_registry".into(),
                         registry.cloned().unwrap_or(Value::Null),
@@ -146,13 +152,14 @@ pub fn input_for(inventory: &Inventory, resource: &Value) -> Value {
     Value::Object(doc)
 }
 
-fn with_services(inventory: &Inventory, workspace: &Value) -> Value {
+fn with_services(inventory: &impl InventoryView, workspace: &Value) -> Value {
     let ws_id = workspace
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or_default();
     let services: Vec<Value> = inventory
-        .children_of(ws_id, types::SERVICE)
+        .children(ws_id, types::SERVICE)
+        .into_iter()
         .cloned()
         .collect();
     json!({"workspace": workspace, "services": services})
@@ -188,21 +195,25 @@ fn str_at<'a>(v: &'a Value, pointer: &str) -> Option<&'a str> {
         .filter(|s| !s.trim().is_empty())
 }
 
-fn lookup(inventory: &Inventory, id: Option<&str>) -> Value {
-    id.and_then(|i| inventory.get(i))
+fn lookup(inventory: &impl InventoryView, id: Option<&str>) -> Value {
+    id.and_then(|i| inventory.resource(i))
         .cloned()
         .unwrap_or(Value::Null)
 }
 
-fn add_registry(doc: &mut Map<String, Value>, inventory: &Inventory, workspace: Option<&Value>) {
+fn add_registry(
+    doc: &mut Map<String, Value>,
+    inventory: &impl InventoryView,
+    workspace: Option<&Value>,
+) {
     let registry_id = workspace.and_then(|w| str_at(w, "/properties/containerRegistry"));
     doc.insert("registry_id".into(), json!(registry_id));
     doc.insert("registry".into(), lookup(inventory, registry_id));
 }
 
 /// How completely the subscription holding `id` was read.
-pub fn coverage_of(inventory: &Inventory, id: &str) -> &'static str {
-    match ids::subscription_of(id).and_then(|s| inventory.coverage(&s)) {
+pub fn coverage_of(inventory: &impl InventoryView, id: &str) -> &'static str {
+    match ids::subscription_of(id).and_then(|s| inventory.subscription_coverage(&s)) {
         Some(ScopeStatus::Complete) => "complete",
         Some(ScopeStatus::Partial) => "partial",
         Some(ScopeStatus::Failed) => "failed",
@@ -212,7 +223,7 @@ pub fn coverage_of(inventory: &Inventory, id: &str) -> &'static str {
 
 /// The managed identities of a workspace or compute, with principals resolved from the
 /// identity block or, failing that, from the user-assigned identity resource.
-pub fn identities(inventory: &Inventory, resource: &Value) -> Vec<Value> {
+pub fn identities(inventory: &impl InventoryView, resource: &Value) -> Vec<Value> {
     let Some(identity) = resource.get("identity").filter(|i| i.is_object()) else {
         return Vec::new();
     };
@@ -238,7 +249,7 @@ pub fn identities(inventory: &Inventory, resource: &Value) -> Vec<Value> {
             .and_then(Value::as_object)
     {
         for (uai_id, entry) in map {
-            let uai = inventory.get(uai_id);
+            let uai = inventory.resource(uai_id);
             let from_entry = |key: &str| {
                 entry
                     .get(key)

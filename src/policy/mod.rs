@@ -6,7 +6,9 @@
 //! document of [`input`], and may define:
 //! - `applicable` (boolean; when it is declared and not true, the pair produces no result);
 //! - `result`: `{"status": "pass"|"fail"|"unknown"|"not_applicable", "message": "...",
-//!   "evidence": [...], "remediation": [{"description", "argv": [...], "automatic"?}]}`.
+//!   "evidence": [...], "remediation": [{"description", "edit": {"kind", ...}}]}`, each step a
+//!   typed edit ([`crate::fixes::Edit`]); a step with a bare `argv` (rules written before edits)
+//!   is kept as a `manual` step.
 //!
 //! An applicable pair whose `result` is undefined becomes `unknown` (fail closed); a pair whose
 //! evaluation fails (a Rego error, a malformed result, a [`budget`] overrun) becomes an `error`
@@ -19,10 +21,10 @@ pub mod builtins;
 pub mod bundled;
 mod calls;
 pub mod docs;
-mod edit_bridge;
 pub mod input;
 pub mod metadata;
 pub mod params;
+mod prove;
 pub mod skeleton;
 pub mod testing;
 
@@ -35,6 +37,7 @@ use regorus::Engine;
 use serde_json::Value;
 
 use crate::findings::{Remediation, RuleResult, Status};
+use crate::fixes::Edit;
 use crate::ids;
 use crate::inventory::Inventory;
 use crate::permissions::PermissionIndex;
@@ -524,6 +527,7 @@ impl Evaluator {
                         rule,
                         &self.queries[ri],
                         &self.declared_at[ri],
+                        inventory,
                         resource,
                         input,
                     );
@@ -561,6 +565,7 @@ fn evaluate_one(
     rule: &Rule,
     (applicable_query, result_query): &(Option<String>, String),
     (applicable_at, result_at): &(String, String),
+    inventory: &dyn crate::inventory::InventoryView,
     resource: &Value,
     input: &regorus::Value,
 ) -> Result<Option<RuleResult>, PolicyError> {
@@ -626,11 +631,13 @@ fn evaluate_one(
         resource_id: resource_id.to_string(),
         message: format!("`result` is not JSON (an object key that is not a string?): {e}"),
     })?;
-    fill_from_output(&mut result, &output).map_err(|message| PolicyError::BadResult {
-        file: rule.file.clone(),
-        rule_id: rule.meta.id.clone(),
-        resource_id: resource_id.to_string(),
-        message,
+    fill_from_output(&mut result, &output, Some(inventory)).map_err(|message| {
+        PolicyError::BadResult {
+            file: rule.file.clone(),
+            rule_id: rule.meta.id.clone(),
+            resource_id: resource_id.to_string(),
+            message,
+        }
     })?;
     Ok(Some(result))
 }
@@ -698,10 +705,15 @@ fn base_result(rule: &Rule, resource: &Value) -> RuleResult {
         exemption: None,
         baseline: None,
         location: None,
+        fix: None,
     }
 }
 
-fn fill_from_output(result: &mut RuleResult, output: &Value) -> Result<(), String> {
+fn fill_from_output(
+    result: &mut RuleResult,
+    output: &Value,
+    inventory: Option<&dyn crate::inventory::InventoryView>,
+) -> Result<(), String> {
     let obj = output
         .as_object()
         .ok_or_else(|| format!("`result` must be an object, got {output}"))?;
@@ -731,52 +743,60 @@ fn fill_from_output(result: &mut RuleResult, output: &Value) -> Result<(), Strin
             .clone();
     }
     if let Some(fixes) = obj.get("remediation") {
-        for (i, fix) in fixes
-            .as_array()
-            .ok_or("`remediation` must be an array")?
-            .iter()
-            .enumerate()
-        {
-            // TEMPORARY (edit_bridge): a typed `edit` step until branch `fixes` is merged.
-            if let Some((argv, automatic)) = fix.get("edit").and_then(edit_bridge::render) {
-                let description = fix
-                    .get("description")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string();
-                result
-                    .remediation
-                    .push(Remediation::new(description, argv, automatic));
-                continue;
-            }
-            let argv: Vec<String> = fix
-                .get("argv")
-                .and_then(Value::as_array)
-                .and_then(|a| {
-                    a.iter()
-                        .map(|v| v.as_str().map(str::to_string))
-                        .collect::<Option<Vec<_>>>()
-                })
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| {
-                    format!("remediation[{i}].argv must be a non-empty array of strings")
-                })?;
-            let description = fix
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let automatic = fix
-                .get("automatic")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
-            result
-                .remediation
-                .push(Remediation::new(description, argv, automatic));
+        let fixes = fixes.as_array().ok_or("`remediation` must be an array")?;
+        let mut edits: Vec<Edit> = Vec::with_capacity(fixes.len());
+        for (i, fix) in fixes.iter().enumerate() {
+            let step = decode_step(i, fix, &edits, inventory)?;
+            edits.push(step.edit.clone());
+            result.remediation.push(step);
         }
     }
     if result.status == Status::Fail && result.remediation.is_empty() {
         return Err("a `fail` result must carry remediation".to_string());
     }
     Ok(())
+}
+
+/// One remediation step: `{"description", "edit": {"kind", ...}}`, or a legacy
+/// `{"description", "argv": [...]}` kept as a manual step. `earlier` holds the result's previous
+/// steps, which `principal_from_step` may name.
+fn decode_step(
+    i: usize,
+    fix: &Value,
+    earlier: &[Edit],
+    inventory: Option<&dyn crate::inventory::InventoryView>,
+) -> Result<Remediation, String> {
+    let obj = fix
+        .as_object()
+        .ok_or_else(|| format!("remediation[{i}] must be an object, got {fix}"))?;
+    let description = obj
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if let Some(edit) = obj.get("edit") {
+        let edit: Edit = serde_json::from_value(edit.clone())
+            .map_err(|e| format!("remediation[{i}].edit: {e}"))?;
+        edit.validate(earlier)
+            .map_err(|e| format!("remediation[{i}].edit ({}): {e}", edit.kind()))?;
+        if description.trim().is_empty() {
+            return Err(format!(
+                "remediation[{i}].description must be a non-empty string"
+            ));
+        }
+        return Ok(Remediation::from_edit(description, edit, inventory));
+    }
+    let argv: Vec<String> = obj
+        .get("argv")
+        .and_then(Value::as_array)
+        .and_then(|a| {
+            a.iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            format!("remediation[{i}] must carry an `edit` (or, as rules written before edits did, a non-empty `argv` array of strings)")
+        })?;
+    Ok(Remediation::legacy(description, argv))
 }

@@ -2,8 +2,9 @@
 //! spreadsheet would run as a formula neutralised (OWASP CSV injection).
 //!
 //! The columns of issue 3 come first and keep their order; `exemption` (justification, owner or
-//! ticket, expiry) and `baseline` (`new` or `baselined`) were appended, so readers that pick
-//! columns by position still work.
+//! ticket, expiry), `baseline` (`new` or `baselined`) and `fix_verified` (`closes`, `partial`,
+//! `does_not_close` or `not_verified`: whether the remediation was proven to close the result)
+//! were appended, so readers that pick columns by position still work.
 
 use super::Report;
 use crate::findings::RuleResult;
@@ -24,6 +25,7 @@ pub const COLUMNS: &[&str] = &[
     "remediation",
     "exemption",
     "baseline",
+    "fix_verified",
 ];
 
 /// A cell that starts with `=`, `+`, `-`, `@`, tab, CR or LF is prefixed with `'`, so
@@ -63,6 +65,10 @@ fn row(r: &RuleResult) -> Vec<String> {
         &remediation,
         &exemption,
         r.baseline.map(|b| b.as_str()).unwrap_or_default(),
+        r.fix
+            .as_ref()
+            .map(|f| f.verified.as_str())
+            .unwrap_or_default(),
     ]
     .iter()
     .enumerate()

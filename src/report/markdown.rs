@@ -74,11 +74,35 @@ fn fixes_block(r: &RuleResult) -> Option<String> {
         }
         let _ = writeln!(code, "# {}", one_line(&fix.description));
         if !fix.automatic {
-            code.push_str("# manual: replace the <placeholder> before running\n");
+            code.push_str("# manual: review it and replace any <placeholder> before running\n");
+        }
+        if fix.argv.is_empty() {
+            if let crate::findings::Edit::Manual { text, .. } = &fix.edit {
+                let _ = writeln!(code, "# {}", one_line(text));
+            }
+            continue;
         }
         code.push_str(&crate::findings::quote::join(&fix.argv));
     }
-    Some(fenced(&code, "sh"))
+    let proof = r
+        .fix
+        .as_ref()
+        .map(|f| format!("{}\n\n", fix_line(f)))
+        .unwrap_or_default();
+    Some(format!("{proof}{}", fenced(code.trim_end(), "sh")))
+}
+
+/// `Fix proven: closes (...)`, the verdict in words a reviewer reads.
+fn fix_line(fix: &crate::findings::FixCheck) -> String {
+    let verdict = match fix.verified {
+        crate::findings::Verified::Closes => "✅ fix proven: closes the finding",
+        crate::findings::Verified::Partial => {
+            "⚠️ fix partly proven: the rule cannot decide afterwards"
+        }
+        crate::findings::Verified::DoesNotClose => "❌ fix does NOT close the finding",
+        crate::findings::Verified::NotVerified => "ℹ️ fix not verified",
+    };
+    format!("{verdict} ({})", escape(&fix.detail))
 }
 
 pub fn render(report: &Report) -> String {

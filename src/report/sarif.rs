@@ -195,6 +195,12 @@ fn result(r: &RuleResult, rule_index: usize, uri: &str) -> SarifResult {
     if let Some(sub) = &r.subscription_id {
         props.insert("subscription-id".to_string(), json!(sub));
     }
+    // Whether the fix in the message was proven to close the result (closes, partial,
+    // does_not_close, not_verified), and why.
+    if let Some(fix) = &r.fix {
+        props.insert("fix-verified".to_string(), json!(fix.verified.as_str()));
+        props.insert("fix-verified-detail".to_string(), json!(fix.detail));
+    }
     let builder = SarifResult::builder()
         .rule_id(r.rule_id.clone())
         .rule_index(rule_index as i64)

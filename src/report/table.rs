@@ -55,7 +55,14 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
     out.push('\n');
 
     let shown = |s: Severity| min_severity.is_none_or(|m| s >= m);
-    let mut failure_header = vec!["Rule", "Severity", "Resource", "Subscription", "Message"];
+    let mut failure_header = vec![
+        "Rule",
+        "Severity",
+        "Resource",
+        "Subscription",
+        "Message",
+        "Fix",
+    ];
     // With a baseline only new failures fail the gate, so the table says which ones they are.
     if report.baseline.is_some() {
         failure_header.push("Baseline");
@@ -84,6 +91,7 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
                 Cell::new(visible(&r.resource_name)),
                 Cell::new(visible(r.subscription_id.as_deref().unwrap_or("-"))),
                 Cell::new(visible(&first_line(&r.message))),
+                fix_marker(r, color),
             ];
             if report.baseline.is_some() {
                 row.push(Cell::new(r.baseline.map_or("-", |b| b.as_str())));
@@ -158,6 +166,18 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
         ));
     }
     out
+}
+
+/// Whether the failure's fix is proven: `✓ closes`, `~ partial`, `✗ does not close`, `manual`.
+fn fix_marker(r: &crate::findings::RuleResult, color: bool) -> Cell {
+    use crate::findings::Verified;
+    match r.fix.as_ref().map(|f| f.verified) {
+        Some(Verified::Closes) => colored("✓ closes", Some(Color::Green), color),
+        Some(Verified::Partial) => colored("~ partial", Some(Color::Yellow), color),
+        Some(Verified::DoesNotClose) => colored("✗ does not close", Some(Color::Red), color),
+        Some(Verified::NotVerified) => Cell::new("manual"),
+        None => Cell::new("-"),
+    }
 }
 
 fn first_line(message: &str) -> String {

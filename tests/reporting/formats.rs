@@ -186,7 +186,11 @@ fn markdown_has_totals_failures_and_their_fixes() {
     assert_eq!(failures.matches("\n#### ").count(), DEMO_FAILURES);
     assert!(failures.contains("```sh\n# Disable the admin user of registry `mlacrsandbox`\naz acr update --name mlacrsandbox"), "{failures}");
     assert!(
-        failures.contains("# manual: replace the <placeholder> before running"),
+        failures.contains("✅ fix proven: closes the finding"),
+        "{failures}"
+    );
+    assert!(
+        failures.contains("# manual: review it and replace any <placeholder> before running"),
         "{failures}"
     );
 }
