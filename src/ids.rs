@@ -110,6 +110,17 @@ pub fn arm_type_of(id: &str) -> Option<String> {
 
 /// The GUID at the end of a role definition id, lower-cased; role definition ids appear with and
 /// without a `/subscriptions/<sub>` prefix, so only the GUID identifies the role.
+/// Whether `s` is a GUID (8-4-4-4-12 hex digits, either case): subscription, principal, app and
+/// role ids, checked before they reach a request path or are taken for a role name.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 pub fn role_guid(role_definition_id: &str) -> String {
     short_name(role_definition_id).to_ascii_lowercase()
 }

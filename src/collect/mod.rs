@@ -47,6 +47,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
+pub(crate) use crate::ids::is_guid;
 use crate::inventory::Snapshot;
 pub use auth::{AuthEnv, AuthMethod};
 pub use client::{CollectStats, RequestError};
@@ -465,16 +466,6 @@ impl Collector {
 /// Connects and collects in one call: what `scan --subscription` needs.
 pub fn collect_blocking(settings: &CollectSettings) -> Result<Collection, CollectError> {
     Collector::connect(settings)?.run()
-}
-
-/// A subscription id: a GUID (checked so that nothing else ends up in a request path).
-pub(crate) fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

@@ -606,7 +606,7 @@ fn set(target: &mut Value, path: &[&str], value: Value) {
 pub fn resolve_role(inventory: &Inventory, role: &str) -> Option<String> {
     let role = role.trim();
     let guid = ids::role_guid(role);
-    if is_guid(&guid) {
+    if ids::is_guid(&guid) {
         return Some(guid);
     }
     inventory
@@ -619,14 +619,6 @@ pub fn resolve_role(inventory: &Inventory, role: &str) -> Option<String> {
                 .find(|d| d.role_name.eq_ignore_ascii_case(role))
                 .map(|d| d.guid.clone())
         })
-}
-
-fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
-        && parts
-            .iter()
-            .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 /// A stand-in principal id for an identity the fix creates (Azure assigns the real one when the

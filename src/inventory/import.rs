@@ -412,21 +412,12 @@ impl Importer {
     }
 }
 
-fn is_guid(text: &str) -> bool {
-    let parts: Vec<&str> = text.trim().split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
-}
-
 /// A Graph membership file: every key a principal object id, every value a Graph list body.
 fn is_membership_file(obj: &Map<String, Value>) -> bool {
     !obj.is_empty()
         && obj
             .iter()
-            .all(|(k, v)| is_guid(k) && v.get("value").is_some_and(Value::is_array))
+            .all(|(k, v)| ids::is_guid(k.trim()) && v.get("value").is_some_and(Value::is_array))
 }
 
 /// What a first page says about what is missing: its items' subscriptions and type.
