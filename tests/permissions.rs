@@ -382,6 +382,32 @@ fn uncovered_or_partial_subscriptions_are_unknown() {
 }
 
 #[test]
+fn a_planned_principal_has_nothing_the_snapshot_did_not_read() {
+    let planned = "planned:/subscriptions/33333333-3333-4333-8333-333333333333/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/computes/c";
+    let uncovered = registry("33333333-3333-4333-8333-333333333333", "rg");
+    let idx = index(vec![]);
+    let action = Action::control(ACR_PULL_ACTION);
+    // An existing principal in an uncovered subscription: unknown. A planned one: denied.
+    assert_eq!(
+        idx.check(PRINCIPAL, &uncovered, &action).decision,
+        Decision::Unknown
+    );
+    let d = idx.check(planned, &uncovered, &action);
+    assert_eq!(d.decision, Decision::Denied, "{d:?}");
+    // Asked as a pull of a registry the snapshot does not hold, anonymous pull might allow it.
+    let d = idx.check_pull(planned, &uncovered, &[]);
+    assert_eq!(d.decision, Decision::Unknown, "{d:?}");
+    assert!(d.reasons[0].contains("anonymous pull"), "{d:?}");
+    // A registry the snapshot holds, without anonymous pull: denied.
+    let held = registry_resource(&uncovered, Some("LegacyRegistryPermissions"), false);
+    let idx = index(vec![held]);
+    assert_eq!(
+        idx.check_pull(planned, &uncovered, &[]).decision,
+        Decision::Denied
+    );
+}
+
+#[test]
 fn management_group_assignments_need_known_ancestry() {
     let acr = registry(SUB, "rg");
     let mg = "/providers/Microsoft.Management/managementGroups/corp-ml";
