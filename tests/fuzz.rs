@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use amlaudit::gate::{Baseline, Exemptions};
 use amlaudit::inventory::Snapshot;
 use amlaudit::inventory::import::Importer;
+use amlaudit::template::{self, Template};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, FileFailurePersistence};
 use serde_json::Value;
@@ -208,6 +209,140 @@ fn random_json() -> impl Strategy<Value = Value> {
             .prop_map(|m| Value::Object(m.into_iter().map(|(k, v)| (k.to_string(), v)).collect())),
         ]
     })
+}
+
+/// Where the template targets deploy: a resource group of a subscription no snapshot covers.
+const DEPLOY_TO: &str =
+    "/subscriptions/b61e6ba5-3682-4dd6-b804-69b84b2d451c/resourceGroups/rg-ml-prod";
+
+/// Loads and evaluates a template as `scan --template` does; whatever it plans must make an
+/// inventory. Errors must name a line and column of the file.
+fn plan_template(bytes: &[u8]) -> Result<(), TestCaseError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("template.json");
+    std::fs::write(&path, bytes).unwrap();
+    let plan = Template::load(&path, None).and_then(|t| t.plan(DEPLOY_TO, None));
+    match plan {
+        Ok(plan) => {
+            let snapshot = template::overlay(None, &plan);
+            let inventory = amlaudit::inventory::Inventory::new(snapshot);
+            let _ = amlaudit::permissions::PermissionIndex::new(&inventory);
+        }
+        Err(template::TemplateError::Invalid { line, column, .. }) => {
+            prop_assert!(line >= 1 && column >= 1, "an error names its place");
+        }
+        Err(_) => {}
+    }
+    Ok(())
+}
+
+/// ARM expressions from a small grammar: the functions amlaudit evaluates (and one it does
+/// not), literals that stress them, members and indexes.
+fn arm_expression() -> impl Strategy<Value = String> {
+    let leaf = prop::sample::select(
+        &[
+            "'a'",
+            "''",
+            "'\u{202E}x'''",
+            "0",
+            "-1",
+            "9223372036854775807",
+            "800",
+            "resourceGroup().id",
+            "subscription().subscriptionId",
+            "parameters('p')",
+            "variables('v')",
+            "copyIndex()",
+            "createObject('k', 1)",
+            "json('{\"a\": [1, 2]}')",
+        ][..],
+    )
+    .prop_map(str::to_string);
+    leaf.prop_recursive(6, 64, 4, |inner| {
+        let function = prop::sample::select(
+            &[
+                "concat",
+                "format",
+                "uniqueString",
+                "guid",
+                "toLower",
+                "replace",
+                "substring",
+                "padLeft",
+                "take",
+                "skip",
+                "range",
+                "union",
+                "intersection",
+                "createArray",
+                "length",
+                "if",
+                "equals",
+                "and",
+                "not",
+                "coalesce",
+                "resourceId",
+                "reference",
+                "split",
+                "join",
+                "first",
+                "last",
+                "contains",
+                "empty",
+                "base64",
+                "string",
+                "int",
+                "add",
+                "div",
+                "mod",
+                "min",
+                "max",
+                "items",
+                "dateTimeAdd",
+                "unknownFunction",
+            ][..],
+        );
+        prop_oneof![
+            (function, prop::collection::vec(inner.clone(), 0..4))
+                .prop_map(|(f, args)| format!("{f}({})", args.join(", "))),
+            inner.clone().prop_map(|e| format!("{e}.name")),
+            (inner.clone(), inner).prop_map(|(e, i)| format!("{e}[{i}]")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn template_evaluator_never_panics_on_mutated_templates((_, bytes) in mutated("template")) {
+        plan_template(&bytes)?;
+    }
+
+    #[test]
+    fn template_evaluator_never_panics_on_random_expressions(
+        expressions in prop::collection::vec(arm_expression(), 1..4)
+    ) {
+        let properties: serde_json::Map<String, Value> = expressions
+            .iter()
+            .enumerate()
+            .map(|(i, e)| (format!("x{i}"), Value::String(format!("[{e}]"))))
+            .collect();
+        let doc = serde_json::json!({
+            "$schema": "https://schema.management.azure.com/schemas/2019-04-01/deploymentTemplate.json#",
+            "contentVersion": "1.0.0.0",
+            "parameters": {"p": {"type": "string", "defaultValue": "[variables('v')]"}},
+            "variables": {"v": format!("[{}]", expressions[0])},
+            "resources": [{
+                "type": "Microsoft.ContainerRegistry/registries",
+                "apiVersion": "2023-07-01",
+                "name": "[concat('acr', copyIndex())]",
+                "copy": {"name": "c", "count": 2},
+                "properties": properties,
+            }],
+        });
+        plan_template(&serde_json::to_vec(&doc).unwrap())?;
+    }
 }
 
 proptest! {

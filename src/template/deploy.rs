@@ -255,8 +255,16 @@ impl<'a> Frame<'a> {
             Err(literal) => Ok(Val::Known(Value::String(literal))),
             Ok(text) => {
                 let parsed = expr::parse(text)
-                    .map_err(|m| err(pointer, format!("cannot parse `{s}`: {m}")))?;
-                expr::eval(&parsed, self).map_err(|m| err(pointer, format!("`{s}`: {m}")))
+                    .map_err(|m| err(pointer, format!("cannot parse `{}`: {m}", excerpt(s))))?;
+                expr::eval(&parsed, self).map_err(|m| {
+                    // Each expression on the way names itself, unless a long chain of them
+                    // (variables referring to variables) has already made the message long.
+                    if m.len() > 1_000 {
+                        err(pointer, m)
+                    } else {
+                        err(pointer, format!("`{}`: {m}", excerpt(s)))
+                    }
+                })
             }
         }
     }
@@ -1086,5 +1094,14 @@ impl Context for Frame<'_> {
             Some(t) => Val::Known(json!(t)),
             None => Val::Unknown("the tenant id (no snapshot says it)".into()),
         }
+    }
+}
+
+/// An expression as an error message quotes it: at most 120 characters.
+fn excerpt(s: &str) -> std::borrow::Cow<'_, str> {
+    const MAX: usize = 120;
+    match s.char_indices().nth(MAX) {
+        None => s.into(),
+        Some((cut, _)) => format!("{}…", &s[..cut]).into(),
     }
 }

@@ -118,11 +118,22 @@ pub fn as_expression(s: &str) -> Result<&str, String> {
     }
 }
 
+/// How deeply an expression may nest calls, members and indexes. Parsing, evaluating and dropping
+/// an expression recurse once per level; a hostile template nesting thousands of `concat(` would
+/// otherwise overflow the stack. Real templates stay far below it.
+pub const MAX_NESTING: usize = 128;
+
+/// The largest value (string bytes plus array and object entries) an expression may produce:
+/// ARM refuses templates over 4 MB, and `padLeft` or values concatenated with themselves could
+/// otherwise ask for more memory than the machine has.
+pub const MAX_VALUE_SIZE: usize = 4 * 1024 * 1024;
+
 /// Parses the text between the brackets.
 pub fn parse(text: &str) -> Result<Expr, String> {
     let mut p = Parser {
         chars: text.chars().collect(),
         at: 0,
+        depth: 0,
     };
     p.blank();
     let e = p.expression()?;
@@ -140,6 +151,7 @@ pub fn parse(text: &str) -> Result<Expr, String> {
 struct Parser {
     chars: Vec<char>,
     at: usize,
+    depth: usize,
 }
 
 impl Parser {
@@ -171,6 +183,26 @@ impl Parser {
     }
 
     fn expression(&mut self) -> Result<Expr, String> {
+        let entered = self.depth;
+        let e = self.nested_expression();
+        self.depth = entered;
+        e
+    }
+
+    /// One more level of nesting, refused past [`MAX_NESTING`].
+    fn deeper(&mut self) -> Result<(), String> {
+        self.depth += 1;
+        if self.depth > MAX_NESTING {
+            return Err(format!(
+                "the expression nests more than {MAX_NESTING} levels deep (at character {})",
+                self.at + 1
+            ));
+        }
+        Ok(())
+    }
+
+    fn nested_expression(&mut self) -> Result<Expr, String> {
+        self.deeper()?;
         let mut e = self.primary()?;
         loop {
             self.blank();
@@ -178,6 +210,10 @@ impl Parser {
                 && matches!(self.chars.get(self.at + 1), Some('.') | Some('['));
             if safe {
                 self.at += 1;
+            }
+            if self.peek() == Some('.') || self.peek() == Some('[') {
+                // Each member or index wraps what came before: it nests as deeply as a call.
+                self.deeper()?;
             }
             if self.eat('.') {
                 self.blank();
@@ -317,8 +353,34 @@ pub fn render(e: &Expr) -> String {
     }
 }
 
+/// How deeply evaluation may recurse in all: expressions within expressions, and variables,
+/// parameters and user functions that refer to one another (ARM allows 256 variables, and a
+/// chain of them each nesting calls would otherwise overflow the stack). The template is
+/// evaluated on a thread whose stack holds this many levels.
+pub const MAX_EVAL_DEPTH: usize = 1024;
+
+std::thread_local! {
+    static EVAL_DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Evaluates an expression.
 pub fn eval(e: &Expr, ctx: &dyn Context) -> Result<Val, String> {
+    let depth = EVAL_DEPTH.with(|d| {
+        d.set(d.get() + 1);
+        d.get()
+    });
+    let result = if depth > MAX_EVAL_DEPTH {
+        Err(format!(
+            "evaluation nests more than {MAX_EVAL_DEPTH} levels deep (variables, parameters or functions referring to one another)"
+        ))
+    } else {
+        eval_unguarded(e, ctx)
+    };
+    EVAL_DEPTH.with(|d| d.set(depth - 1));
+    result
+}
+
+fn eval_unguarded(e: &Expr, ctx: &dyn Context) -> Result<Val, String> {
     match e {
         Expr::Str(s) => Ok(Val::Known(json!(s))),
         Expr::Int(i) => Ok(Val::Known(json!(i))),
@@ -457,8 +519,52 @@ fn arity(f: &str, args: &[Expr], min: usize, max: usize) -> Result<(), String> {
     Ok(())
 }
 
-/// The functions amlaudit evaluates. Anything else evaluates to unknown, naming the call.
+/// Why a value is too large for amlaudit to hold: more than [`MAX_VALUE_SIZE`] (counting stops
+/// there), or nested more than [`MAX_NESTING`] levels (each function can nest its argument once
+/// more, so a chain of variables could otherwise build a value too deep to walk or drop).
+fn too_large(v: &Value) -> Option<String> {
+    fn walk(v: &Value, depth: usize, budget: &mut usize) -> Result<(), String> {
+        if depth > MAX_NESTING {
+            return Err(format!(
+                "a value nested more than {MAX_NESTING} levels deep"
+            ));
+        }
+        let own = match v {
+            Value::String(s) => s.len(),
+            Value::Array(a) => a.len(),
+            Value::Object(o) => o.len() + o.keys().map(String::len).sum::<usize>(),
+            _ => 1,
+        };
+        if own > *budget {
+            return Err(format!(
+                "a value larger than {} MB, the size limit of an ARM template",
+                MAX_VALUE_SIZE / (1024 * 1024)
+            ));
+        }
+        *budget -= own;
+        match v {
+            Value::Array(a) => a.iter().try_for_each(|x| walk(x, depth + 1, budget)),
+            Value::Object(o) => o.values().try_for_each(|x| walk(x, depth + 1, budget)),
+            _ => Ok(()),
+        }
+    }
+    let mut budget = MAX_VALUE_SIZE;
+    walk(v, 0, &mut budget).err()
+}
+
+/// The functions amlaudit evaluates, refusing results that are too large (see [`too_large`]).
 fn call(name: &str, args: &[Expr], ctx: &dyn Context, e: &Expr) -> Result<Val, String> {
+    let value = call_unbounded(name, args, ctx, e)?;
+    if let Val::Known(v) = &value
+        && let Some(why) = too_large(v)
+    {
+        return Err(format!("`{name}` produces {why}"));
+    }
+    Ok(value)
+}
+
+/// The functions amlaudit evaluates. Anything else evaluates to unknown, naming the call.
+fn call_unbounded(name: &str, args: &[Expr], ctx: &dyn Context, e: &Expr) -> Result<Val, String> {
     let f = name.to_ascii_lowercase();
     // Functions whose arguments are evaluated lazily or specially come first.
     match f.as_str() {
@@ -1089,6 +1195,11 @@ fn pure(f: &str, name: &str, args: &[Expr], v: Vec<Value>) -> Result<Value, Stri
             need(2, 3)?;
             let s = to_str(&v[0]);
             let width = int_of(&v[1], name)?.max(0) as usize;
+            if width > MAX_VALUE_SIZE {
+                return Err(format!(
+                    "{name}: total length {width} is larger than an ARM template can hold"
+                ));
+            }
             let pad = v
                 .get(2)
                 .map(to_str)
@@ -1261,6 +1372,35 @@ mod tests {
     fn run(s: &str) -> Val {
         let inner = as_expression(s).unwrap();
         eval(&parse(inner).unwrap(), &Fixed).unwrap()
+    }
+
+    #[test]
+    fn hostile_nesting_and_sizes_are_errors_not_crashes() {
+        let deep = format!("{}'a'{}", "concat(".repeat(20_000), ")".repeat(20_000));
+        assert!(parse(&deep).unwrap_err().contains("nests more than"));
+        let chain = format!("concat('a'){}", ".x".repeat(20_000));
+        assert!(parse(&chain).unwrap_err().contains("nests more than"));
+        let fine = format!("{}'a'{}", "concat(".repeat(60), ")".repeat(60));
+        assert_eq!(
+            eval(&parse(&fine).unwrap(), &Fixed).unwrap(),
+            Val::Known(json!("a"))
+        );
+
+        let err = |text: &str| eval(&parse(text).unwrap(), &Fixed).unwrap_err();
+        assert!(err("padLeft('a', 1000000000000)").contains("larger than"));
+        let half = "a".repeat(3 * 1024 * 1024);
+        let doubled = format!("concat('{half}', '{half}')");
+        assert!(
+            err(&doubled).contains("larger than 4 MB"),
+            "{}",
+            err(&doubled)
+        );
+        let nested = (0..24).fold("'x'".to_string(), |e, _| format!("createArray({e})"));
+        assert_eq!(
+            eval(&parse(&nested).unwrap(), &Fixed).map(|_| ()),
+            Ok(()),
+            "24 levels are fine"
+        );
     }
 
     #[test]

@@ -60,6 +60,10 @@ pub enum TemplateError {
     Target { value: String, message: String },
 }
 
+/// The stack of the thread a template is evaluated on: room for `expr::MAX_EVAL_DEPTH` levels
+/// of a debug build's frames.
+const EVALUATION_STACK: usize = 256 * 1024 * 1024;
+
 /// Where a planned resource is written: its object's first character.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceLocation {
@@ -206,6 +210,28 @@ impl Template {
     /// `/subscriptions/S` for a subscription deployment), reading existing resources from the
     /// snapshot when there is one.
     pub fn plan(
+        &self,
+        deploy_to: &str,
+        snapshot: Option<&Snapshot>,
+    ) -> Result<Plan, TemplateError> {
+        // Evaluation recurses up to `expr::MAX_EVAL_DEPTH` levels; a thread of its own with a
+        // stack sized for that (reserved, not committed) keeps a hostile template from
+        // overflowing the caller's.
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("template".into())
+                .stack_size(EVALUATION_STACK)
+                .spawn_scoped(scope, || self.plan_here(deploy_to, snapshot))
+                .map_err(|e| TemplateError::Io {
+                    path: self.path.clone(),
+                    source: e,
+                })?
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    fn plan_here(
         &self,
         deploy_to: &str,
         snapshot: Option<&Snapshot>,
