@@ -736,7 +736,7 @@ fn the_worked_example_passes_its_tests_and_is_scanned() {
         ("quarantined-cluster", "pass"),
         ("shared-cluster", "unknown"),
         ("train-cmk", "pass"),
-        ("train-imported", "not_applicable"),
+        ("train-imported", "unknown"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()

@@ -845,10 +845,12 @@ fn proposed_assignments_are_layered_without_rebuilding() {
         Decision::Denied,
         "AcrPull does not fix an ABAC registry"
     );
-    let (guid, name) = index
-        .resolve_role("Container Registry Repository Reader")
-        .unwrap();
-    assert_eq!(name, "Container Registry Repository Reader");
+    let guid = amlaudit::permissions::catalogue::resolve_role(
+        "container registry repository reader",
+        std::iter::empty(),
+    )
+    .unwrap();
+    assert_eq!(guid, "b93aa761-3e63-49ed-ac28-beffa264f7ac");
     let reader = [RoleAssignment::proposed(PRINCIPAL, &guid, &acr)];
     assert_eq!(
         index

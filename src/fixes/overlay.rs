@@ -129,7 +129,7 @@ impl<'a> Overlay<'a> {
                 let principal = self
                     .principal(principal_id, *principal_from_step)
                     .ok_or_else(|| rejected("the principal to assign is not known".into()))?;
-                match resolve_role(self.base, role) {
+                match catalogue::resolve_role(role, self.base.role_definitions.values()) {
                     Some(guid) => self.assign(&principal, &guid, scope),
                     None => self.uncertain.push(format!(
                         "role {role:?} is neither a GUID nor the name of a role amlaudit knows"
@@ -599,26 +599,6 @@ fn set(target: &mut Value, path: &[&str], value: Value) {
         }
         at = obj.entry(key.to_string()).or_insert(Value::Null);
     }
-}
-
-/// A role name or GUID as the GUID the permission engine keys on: the snapshot's definitions
-/// first, then the built-in catalogue; role names compare case-insensitively, as `az` does.
-pub fn resolve_role(inventory: &Inventory, role: &str) -> Option<String> {
-    let role = role.trim();
-    let guid = ids::role_guid(role);
-    if ids::is_guid(&guid) {
-        return Some(guid);
-    }
-    inventory
-        .role_definitions
-        .values()
-        .find(|d| d.role_name.eq_ignore_ascii_case(role))
-        .map(|d| d.guid.clone())
-        .or_else(|| {
-            catalogue::builtin_roles()
-                .find(|d| d.role_name.eq_ignore_ascii_case(role))
-                .map(|d| d.guid.clone())
-        })
 }
 
 /// A stand-in principal id for an identity the fix creates (Azure assigns the real one when the

@@ -87,6 +87,29 @@ pub fn catalogue_source() -> &'static str {
     &catalogue().source
 }
 
+/// The GUID of the role a fix names, by GUID (or role definition id) or by name: the name of a
+/// built-in role first, then the snapshot's custom roles in GUID order. Role names are unique in
+/// a tenant (a custom role cannot take a built-in role's name), so the order only matters for a
+/// snapshot that breaks that rule; it is fixed so that the answer never depends on hashing.
+pub fn resolve_role<'a>(
+    name_or_guid: &str,
+    snapshot_roles: impl IntoIterator<Item = &'a RoleDefinition>,
+) -> Option<String> {
+    let wanted = name_or_guid.trim();
+    let guid = crate::ids::role_guid(wanted);
+    if crate::ids::is_guid(&guid) {
+        return Some(guid);
+    }
+    if let Some(builtin) = builtin_roles().find(|d| d.role_name.eq_ignore_ascii_case(wanted)) {
+        return Some(builtin.guid.clone());
+    }
+    snapshot_roles
+        .into_iter()
+        .filter(|d| d.role_name.eq_ignore_ascii_case(wanted))
+        .map(|d| d.guid.clone())
+        .min()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

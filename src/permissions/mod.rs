@@ -592,24 +592,6 @@ impl PermissionIndex {
         )
     }
 
-    /// The role definition (name, GUID) a built-in or snapshot role name or GUID refers to.
-    pub fn resolve_role(&self, name_or_guid: &str) -> Option<(String, String)> {
-        let key = name_or_guid.trim().to_ascii_lowercase();
-        if let Some(r) = self.roles.get(&key) {
-            return Some((key, r.role_name.clone()));
-        }
-        let mut found: Vec<(&String, &Arc<CompiledRole>)> = self
-            .roles
-            .iter()
-            .filter(|(_, r)| r.role_name.eq_ignore_ascii_case(name_or_guid.trim()))
-            .collect();
-        // Prefer the built-in role when a custom role shares its name.
-        found.sort_by_key(|(g, r)| (r.source != DefinitionSource::BuiltInCatalogue, (*g).clone()));
-        found
-            .first()
-            .map(|(g, r)| ((*g).clone(), r.role_name.clone()))
-    }
-
     fn groups_of(&self, principal_key: &str) -> Option<&HashSet<String>> {
         self.memberships.get(principal_key)
     }

@@ -56,7 +56,19 @@ registry := lib.name(input.registry_id)
 
 label := sprintf("compute `%s` of workspace `%s`", [compute.name, input.workspace.name])
 
+# What the rule needs and the snapshot does not say is `unknown`, never a pass or "not
+# applicable": an orphan compute, or a workspace listed without its properties.
 result := {
+	"status": "unknown",
+	"message": sprintf("compute `%s`: its workspace is not in the snapshot", [compute.name]),
+} if {
+	input.workspace == null
+} else := {
+	"status": "unknown",
+	"message": sprintf("%s: %s", [label, lib.no_properties("workspace", input.workspace, "which container registry it uses")]),
+} if {
+	not lib.has_properties(input.workspace)
+} else := {
 	"status": "not_applicable",
 	"message": sprintf("workspace `%s` has no container registry yet", [input.workspace.name]),
 } if {

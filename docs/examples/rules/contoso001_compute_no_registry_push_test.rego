@@ -17,7 +17,7 @@ compute(compute_type, registry, identities) := {
 		"name": "dev-cluster-4",
 		"properties": {"computeType": compute_type},
 	},
-	"workspace": {"id": workspace_id, "name": "mlw-dev"},
+	"workspace": {"id": workspace_id, "name": "mlw-dev", "properties": {"containerRegistry": registry}},
 	"registry_id": registry,
 	"identities": identities,
 }
@@ -110,4 +110,19 @@ test_unknown_when_a_principal_is_missing if {
 test_not_applicable_without_a_registry if {
 	r := data.amlaudit.rules.contoso_compute_no_registry_push.result with input as compute("AmlCompute", null, [system_assigned])
 	r.status == "not_applicable"
+}
+
+test_unknown_for_an_orphan_compute if {
+	r := data.amlaudit.rules.contoso_compute_no_registry_push.result with input as object.union(cluster, {"workspace": null})
+	r.status == "unknown"
+	contains(r.message, "its workspace is not in the snapshot")
+}
+
+# A workspace listed without its properties (`az resource list`) does not say which registry it
+# uses: unknown, not "has no container registry".
+test_unknown_when_the_workspace_has_no_properties if {
+	bare := object.union(json.remove(cluster, ["workspace/properties"]), {"registry_id": null})
+	r := data.amlaudit.rules.contoso_compute_no_registry_push.result with input as bare
+	r.status == "unknown"
+	contains(r.message, "has no properties in the snapshot")
 }
