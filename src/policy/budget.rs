@@ -9,8 +9,8 @@
 //!   `numbers.range(1, 1e9)` asks for its whole array before any check runs, which aborts the
 //!   process. So the collection builders are replaced by versions that refuse, before allocating,
 //!   to build more than [`Budget::max_elements`] elements, and `concat` and `replace` (which
-//!   multiply a string's length in one call) refuse to build a string over
-//!   [`Budget::max_string_bytes`]; `sprintf` widths are checked when policies load. Everything
+//!   multiply a string's length in one call), `strings.replace_n` and `regex.replace` refuse to
+//!   build a string over [`Budget::max_string_bytes`]; `sprintf` widths are checked when policies load. Everything
 //!   else grows step by step, under the timer.
 //! - Recursion (which Rego forbids, and which overflows the stack) is refused when policies load
 //!   ([`super::calls`]).
@@ -32,7 +32,8 @@ pub struct Budget {
     pub time: Duration,
     /// The most elements `numbers.range` and `numbers.range_step` may build at once.
     pub max_elements: usize,
-    /// The longest string (in bytes) `concat`, `replace` or a `sprintf` width may build.
+    /// The longest string (in bytes) `concat`, `replace`, `strings.replace_n`, `regex.replace` or
+    /// a `sprintf` width may build.
     pub max_string_bytes: usize,
 }
 
@@ -94,6 +95,20 @@ impl Budget {
                 Box::new(move |args: Vec<Value>| replace(&args, max_bytes)),
             )
             .map_err(|e| PolicyError::Engine(format!("replace: {e:#}")))?;
+        engine
+            .add_extension(
+                "strings.replace_n".to_string(),
+                2,
+                Box::new(move |args: Vec<Value>| replace_n(&args, max_bytes)),
+            )
+            .map_err(|e| PolicyError::Engine(format!("strings.replace_n: {e:#}")))?;
+        engine
+            .add_extension(
+                "regex.replace".to_string(),
+                3,
+                Box::new(move |args: Vec<Value>| regex_replace(&args, max_bytes)),
+            )
+            .map_err(|e| PolicyError::Engine(format!("regex.replace: {e:#}")))?;
         Ok(())
     }
 }
@@ -200,6 +215,78 @@ fn replace(args: &[Value], max: usize) -> anyhow::Result<Value> {
     Ok(Value::String(s.replace(old, new).into()))
 }
 
+/// `strings.replace_n(patterns, s)` as regorus evaluates it (each pattern in sorted key order
+/// replaced in turn), refusing a result over `max` bytes before building it.
+fn replace_n(args: &[Value], max: usize) -> anyhow::Result<Value> {
+    let Some(Value::Object(patterns)) = args.first() else {
+        anyhow::bail!("`strings.replace_n` expects an object of patterns as argument 1");
+    };
+    let mut s = Value::String(string_arg("strings.replace_n", args, 1)?.into());
+    for (old, new) in patterns.iter_sorted() {
+        let (Value::String(_), Value::String(_)) = (old, new) else {
+            anyhow::bail!("`strings.replace_n` expects string keys and values in pattern object.");
+        };
+        s = replace(&[s, old.clone(), new.clone()], max)
+            .map_err(|e| anyhow::anyhow!("strings.replace_n: {e}"))?;
+    }
+    Ok(s)
+}
+
+/// regorus's limit on a compiled pattern (`regex.*` builtins), kept so that the replacement
+/// accepts and refuses the same patterns.
+const REGEX_SIZE_LIMIT: usize = 100 * 1024;
+
+/// `regex.replace(s, pattern, value)` as regorus evaluates it (`$1`-style group references
+/// expanded; a pattern that does not compile gives undefined), refusing a result over `max`
+/// bytes: a pattern matching every character with a long value multiplies the string.
+fn regex_replace(args: &[Value], max: usize) -> anyhow::Result<Value> {
+    let s = string_arg("regex.replace", args, 0)?;
+    let pattern = string_arg("regex.replace", args, 1)?;
+    let value = string_arg("regex.replace", args, 2)?;
+    let re = match compiled(pattern) {
+        Ok(re) => re,
+        Err(regex::Error::CompiledTooBig(_)) => anyhow::bail!(
+            "regex.replace: the pattern compiles to more than {REGEX_SIZE_LIMIT} bytes"
+        ),
+        Err(_) => return Ok(Value::Undefined),
+    };
+    let mut bytes = s.len();
+    let mut expanded = String::new();
+    for caps in re.captures_iter(s) {
+        expanded.clear();
+        caps.expand(value, &mut expanded);
+        let matched = caps.get(0).map_or(0, |m| m.len());
+        bytes = (bytes - matched).saturating_add(expanded.len());
+        if bytes > max {
+            return Err(over_budget("regex.replace", bytes, max));
+        }
+    }
+    Ok(Value::String(re.replace_all(s, value).into()))
+}
+
+/// Compiled patterns, per thread (rules are evaluated on rayon's threads): a rule calls
+/// `regex.replace` with the same pattern for every resource.
+fn compiled(pattern: &str) -> Result<regex::Regex, regex::Error> {
+    std::thread_local! {
+        static CACHE: std::cell::RefCell<std::collections::HashMap<String, regex::Regex>> =
+            std::cell::RefCell::new(std::collections::HashMap::new());
+    }
+    CACHE.with(|cache| {
+        if let Some(re) = cache.borrow().get(pattern) {
+            return Ok(re.clone());
+        }
+        let re = regex::RegexBuilder::new(pattern)
+            .size_limit(REGEX_SIZE_LIMIT)
+            .build()?;
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= 256 {
+            cache.clear();
+        }
+        cache.insert(pattern.to_string(), re.clone());
+        Ok(re)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -245,6 +332,42 @@ mod tests {
         let err = eval(
             budget,
             r#"concat("", [x | some i in numbers.range(1, 200); x := "0123456789"])"#,
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("memory budget"), "{err:#}");
+    }
+
+    #[test]
+    fn pattern_replacements_match_regorus_and_stop_at_the_budget() {
+        let budget = Budget {
+            max_string_bytes: 1000,
+            ..Budget::default()
+        };
+        let json = |q: &str| serde_json::to_value(eval(budget, q).unwrap()).unwrap();
+        // Each pattern in turn, in key order: "a" becomes "b", then every "b" becomes "c".
+        assert_eq!(
+            json(r#"strings.replace_n({"a": "b", "b": "c"}, "ab")"#),
+            "cc"
+        );
+        assert_eq!(
+            json(r#"regex.replace("acr-prod-01", `([a-z]+)-([0-9]+)`, "${2}_$1")"#),
+            "acr-01_prod"
+        );
+        // A pattern that does not compile is undefined, as in regorus.
+        assert_eq!(
+            eval(budget, r#"regex.replace("a", "(", "b")"#).unwrap(),
+            regorus::Value::Undefined
+        );
+        let long = "b".repeat(200);
+        let err = eval(
+            budget,
+            &format!(r#"regex.replace("aaaaaaaaaa", ".", "{long}")"#),
+        )
+        .unwrap_err();
+        assert!(format!("{err:#}").contains("memory budget"), "{err:#}");
+        let err = eval(
+            budget,
+            &format!(r#"strings.replace_n({{"a": "{long}"}}, "aaaaaaaaaa")"#),
         )
         .unwrap_err();
         assert!(format!("{err:#}").contains("memory budget"), "{err:#}");
