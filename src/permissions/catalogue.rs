@@ -157,6 +157,13 @@ mod tests {
             "Key Vault Crypto Service Encryption User",
             "Container Registry Repository Reader",
             "Container Registry Repository Writer",
+            "Monitoring Reader",
+            "Log Analytics Contributor",
+            "Cost Management Reader",
+            "SQL DB Contributor",
+            "Cosmos DB Account Reader Role",
+            "Azure Connected Machine Onboarding",
+            "Website Contributor",
         ] {
             assert!(
                 builtin_roles().any(|r| r.role_name == name),
