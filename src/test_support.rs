@@ -21,6 +21,7 @@ pub fn result(rule: &str, id: &str, status: Status) -> RuleResult {
         remediation: vec![],
         exemption: None,
         baseline: None,
+        location: None,
     }
 }
 

@@ -152,6 +152,16 @@ pub struct RuleResult {
     /// Set when a baseline is in use: whether this failure is new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub baseline: Option<String>,
+    /// Where the resource is written: the snapshot or template file, line and column of its object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<SourceLocation>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLocation {
+    pub file: String,
+    pub line: u64,
+    pub column: u64,
 }
 
 impl RuleResult {

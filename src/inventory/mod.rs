@@ -17,7 +17,9 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use crate::ids;
-pub use snapshot::{Problem, ScopeCoverage, ScopeError, ScopeStatus, Snapshot, SnapshotError};
+pub use snapshot::{
+    Problem, ScopeCoverage, ScopeError, ScopeStatus, Snapshot, SnapshotError, TextPosition,
+};
 
 /// Lower-cased ARM types amlaudit understands.
 pub mod types {
@@ -206,6 +208,13 @@ impl Inventory {
         self.by_id
             .get(&ids::normalize(id))
             .and_then(|&i| self.snapshot.resources.get(i))
+    }
+
+    /// Where a resource (by id, any case) is written in the snapshot file it was read from.
+    pub fn position_of(&self, id: &str) -> Option<TextPosition> {
+        self.by_id
+            .get(&ids::normalize(id))
+            .and_then(|&i| self.snapshot.positions.get(i).copied().flatten())
     }
 
     /// Every resource of a lower-cased type, in snapshot order.

@@ -570,6 +570,7 @@ fn base_result(rule: &Rule, resource: &Value) -> RuleResult {
         remediation: Vec::new(),
         exemption: None,
         baseline: None,
+        location: None,
     }
 }
 

@@ -18,10 +18,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::findings::{RuleResult, Status};
+use crate::findings::{Remediation, RuleResult, Status};
 use crate::gate::baseline::BaselineReport;
 use crate::gate::exemptions::ExemptionReport;
-use crate::inventory::ScopeCoverage;
+use crate::inventory::{ScopeCoverage, ScopeStatus};
 use crate::output::{WriteError, write_atomically, write_atomically_executable};
 use crate::policy::RuleMeta;
 
@@ -73,7 +73,7 @@ pub struct Summary {
     pub total: usize,
     pub by_status: Counts,
     pub by_rule: BTreeMap<String, Counts>,
-    /// Subscriptions whose coverage is not `complete`.
+    /// Subscriptions the snapshot covers but did not read completely (`partial` or `failed`).
     pub incomplete_scopes: Vec<String>,
 }
 
@@ -96,7 +96,7 @@ impl Summary {
         s.total = s.by_status.total();
         s.incomplete_scopes = scopes
             .iter()
-            .filter(|c| c.status != crate::inventory::ScopeStatus::Complete)
+            .filter(|c| matches!(c.status, ScopeStatus::Partial | ScopeStatus::Failed))
             .map(|c| c.subscription_id.clone())
             .collect();
         s
@@ -110,6 +110,8 @@ pub struct Report {
     pub generated_at: String,
     pub tool_version: String,
     pub snapshot: SnapshotInfo,
+    /// The snapshot's subscriptions and how completely each was read, then every other
+    /// subscription the results mention, as `not_covered`: those are why results are unknown.
     #[serde(default)]
     pub scopes: Vec<ScopeCoverage>,
     pub summary: Summary,
@@ -161,6 +163,7 @@ impl Report {
         rules: Vec<RuleMeta>,
         results: Vec<RuleResult>,
     ) -> Self {
+        let scopes = with_uncovered(scopes, &results);
         let summary = Summary::new(&rules, &results, &scopes);
         Report {
             amlaudit_report: REPORT_VERSION,
@@ -203,6 +206,144 @@ impl Report {
     }
 }
 
+/// Why a fix step is left to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Manual {
+    /// Its argv holds a `<placeholder>` (a value such as a principal id that only exists once an
+    /// earlier step has run, or a file only the person can write).
+    Placeholder,
+    /// It runs as written, but only once a person has made the choice its description names.
+    Choice,
+}
+
+/// Whether a fix step is manual, and why: a placeholder in its argv, or a rule that marked it
+/// not automatic although every word is filled in (a choice). Every other step is automatic.
+pub fn manual_reason(fix: &Remediation) -> Option<Manual> {
+    if fix.argv.iter().any(|w| has_placeholder(w)) {
+        Some(Manual::Placeholder)
+    } else if !fix.automatic {
+        Some(Manual::Choice)
+    } else {
+        None
+    }
+}
+
+fn has_placeholder(word: &str) -> bool {
+    word.find('<')
+        .is_some_and(|open| word[open + 1..].find('>').is_some_and(|len| len > 0))
+}
+
+/// How many distinct fix steps the failures have, by kind.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepCounts {
+    pub automatic: usize,
+    pub placeholder: usize,
+    pub choice: usize,
+}
+
+impl StepCounts {
+    pub fn of(report: &Report) -> Self {
+        let mut counts = StepCounts::default();
+        for step in script::steps(report) {
+            match manual_reason(step.fix) {
+                None => counts.automatic += 1,
+                Some(Manual::Placeholder) => counts.placeholder += 1,
+                Some(Manual::Choice) => counts.choice += 1,
+            }
+        }
+        counts
+    }
+
+    pub fn manual(&self) -> usize {
+        self.placeholder + self.choice
+    }
+}
+
+/// The subscriptions a report's results mention that its snapshot does not cover.
+pub fn uncovered_scopes(report: &Report) -> Vec<&str> {
+    report
+        .scopes
+        .iter()
+        .filter(|s| s.status == ScopeStatus::NotCovered)
+        .map(|s| s.subscription_id.as_str())
+        .collect()
+}
+
+/// `scopes` followed by every subscription the results mention (their resources, workspaces,
+/// messages, evidence and fixes) that it does not list, as `not_covered`, in order of mention.
+fn with_uncovered(mut scopes: Vec<ScopeCoverage>, results: &[RuleResult]) -> Vec<ScopeCoverage> {
+    let mut known: std::collections::HashSet<String> = scopes
+        .iter()
+        .map(|s| s.subscription_id.to_ascii_lowercase())
+        .collect();
+    let mut note = |text: &str| {
+        for sub in subscriptions_in(text) {
+            if known.insert(sub.clone()) {
+                scopes.push(ScopeCoverage {
+                    subscription_id: sub,
+                    status: ScopeStatus::NotCovered,
+                    errors: Vec::new(),
+                });
+            }
+        }
+    };
+    for r in results {
+        note(&r.resource_id);
+        if let Some(w) = &r.workspace_id {
+            note(w);
+        }
+        note(&r.message);
+        for e in &r.evidence {
+            for_each_string(e, &mut note);
+        }
+        for fix in &r.remediation {
+            for word in &fix.argv {
+                note(word);
+            }
+        }
+    }
+    scopes
+}
+
+fn for_each_string(value: &serde_json::Value, f: &mut impl FnMut(&str)) {
+    match value {
+        serde_json::Value::String(s) => f(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| for_each_string(v, f)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| for_each_string(v, f)),
+        _ => {}
+    }
+}
+
+/// The subscription ids named in a text: the segment after each `/subscriptions/` (any case),
+/// or after the words "subscription " when it is a GUID, lower-cased.
+fn subscriptions_in(text: &str) -> Vec<String> {
+    let lower = text.to_ascii_lowercase();
+    let mut out = Vec::new();
+    for marker in ["/subscriptions/", "subscription "] {
+        let mut rest = lower.as_str();
+        while let Some(i) = rest.find(marker) {
+            rest = &rest[i + marker.len()..];
+            let candidate: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+                .collect();
+            if is_guid(&candidate) && !out.contains(&candidate) {
+                out.push(candidate);
+            }
+        }
+    }
+    out
+}
+
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// Report formats. Each has one writer module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Format {
@@ -239,7 +380,14 @@ impl Format {
     /// Renders the report in this format.
     pub fn render(self, report: &Report, color: bool) -> Result<Vec<u8>, RenderError> {
         Ok(match self {
-            Format::Table => table::render(report, color, None).into_bytes(),
+            Format::Table => table::render(
+                report,
+                &table::Options {
+                    color,
+                    ..table::Options::default()
+                },
+            )
+            .into_bytes(),
             Format::Json => json::render(report),
             Format::Csv => csv::render(report),
             Format::Sarif => sarif::render(report),

@@ -9,8 +9,9 @@
 //! Resource names come from the tenant, so nothing in them may ever run: every word of a command
 //! is shell-quoted from its argv ([`crate::findings::quote`]), and every comment line has its
 //! control characters escaped, because a newline in a name would otherwise end the comment and
-//! start a command. Fixes that need a value only a person knows (`automatic: false`, such as the
-//! principal id of an identity created a step earlier) appear only as comments.
+//! start a command. Manual steps ([`super::manual_reason`]) appear only as comments, and the
+//! header counts them by why: a `<placeholder>` to fill in (such as the principal id of an
+//! identity created a step earlier) or a choice the rule leaves to a person.
 
 use std::fmt::Write as _;
 
@@ -159,8 +160,8 @@ run() {
 
 pub fn render(report: &Report) -> String {
     let steps = steps(report);
-    let automatic = steps.iter().filter(|s| s.fix.automatic).count();
-    let manual = steps.len() - automatic;
+    let counts = super::StepCounts::of(report);
+    let manual = counts.manual();
 
     let mut out = String::from("#!/usr/bin/env bash\n");
     comment(
@@ -190,7 +191,8 @@ pub fn render(report: &Report) -> String {
     comment(
         &mut out,
         &format!(
-            "{automatic} command(s) to run; {manual} manual step(s) left as comments, because they need a value only you know."
+            "{} command(s) to run; {manual} manual step(s) left as comments: {} with a <placeholder> to fill in, {} that need your choice.",
+            counts.automatic, counts.placeholder, counts.choice
         ),
     );
     out.push('\n');
@@ -211,19 +213,20 @@ pub fn render(report: &Report) -> String {
             comment(&mut out, &format!("  resource: {}", r.resource_id));
         }
         let command = quote::join(&step.fix.argv);
-        if step.fix.automatic {
-            comment(&mut out, &step.fix.description);
-            let _ = writeln!(out, "run {command}");
-        } else {
-            comment(
-                &mut out,
-                &format!(
-                    "MANUAL: {} (replace the <placeholder>, then run it yourself):",
-                    step.fix.description
-                ),
-            );
-            comment(&mut out, &format!("  {command}"));
-        }
+        let why = match super::manual_reason(step.fix) {
+            None => {
+                comment(&mut out, &step.fix.description);
+                let _ = writeln!(out, "run {command}");
+                continue;
+            }
+            Some(super::Manual::Placeholder) => "replace the <placeholder>, then run it yourself",
+            Some(super::Manual::Choice) => "make the choice it describes, then run it yourself",
+        };
+        comment(
+            &mut out,
+            &format!("MANUAL: {} ({why}):", step.fix.description),
+        );
+        comment(&mut out, &format!("  {command}"));
     }
     if steps.is_empty() {
         out.push_str("\n# No failures with a fix: nothing to do.\n");

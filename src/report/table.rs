@@ -1,8 +1,10 @@
-//! The terminal table: a summary line per rule, then the failures grouped by rule. Short by
-//! design; the details are in the JSON and CSV files. Coloured only on a TTY.
+//! The terminal table: a summary line per rule, then the failures grouped by rule, then what
+//! could not be decided and why. Messages are wrapped to the terminal's width, never cut; the
+//! evidence and fixes are in the JSON and CSV files, and the table says where once. Coloured
+//! only on a TTY.
 
 use comfy_table::presets::UTF8_FULL_CONDENSED;
-use comfy_table::{Cell, Color, ContentArrangement, Table};
+use comfy_table::{Cell, Color, ColumnConstraint, ContentArrangement, Table, Width};
 
 use super::Report;
 use crate::findings::{Severity, Status};
@@ -23,15 +25,83 @@ fn severity_color(s: Severity) -> Color {
     }
 }
 
-/// Renders the summary and the failures; `min_severity` hides failures below it (display only).
-pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> String {
-    let mut summary = Table::new();
-    summary
-        .load_style(UTF8_FULL_CONDENSED)
+/// The width tables are wrapped to when stdout is not a terminal and `COLUMNS` is not set (a CI
+/// log, a file): wide enough for the id columns and a readable message column.
+pub const DEFAULT_WIDTH: u16 = 140;
+
+/// The width to wrap to on stdout: the terminal's, else `COLUMNS`, else [`DEFAULT_WIDTH`].
+pub fn stdout_width() -> u16 {
+    Table::new()
+        .width()
+        .or_else(|| {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse::<u16>().ok())
+        })
+        .filter(|w| *w >= 40)
+        .unwrap_or(DEFAULT_WIDTH)
+}
+
+/// How the table is laid out.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub color: bool,
+    /// Hides failures below this severity (display only). Unknowns are always listed: the gate
+    /// counts them whatever their severity.
+    pub min_severity: Option<Severity>,
+    /// The width messages are wrapped to.
+    pub width: u16,
+    /// Where the full text, evidence and fixes are, said once under the tables.
+    pub details: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            color: false,
+            min_severity: None,
+            width: DEFAULT_WIDTH,
+            details: None,
+        }
+    }
+}
+
+/// Short, unbreakable columns keep their width (an id cut in two is unreadable); the last
+/// column, the message, gets at least this much and wraps.
+const MIN_MESSAGE_WIDTH: u16 = 40;
+
+/// Lays out a list of results: the first columns keep their content width where they can, the
+/// last (the message) wraps in the rest.
+fn constrain(t: &mut Table, keep: &[usize]) {
+    let last = t.column_count().saturating_sub(1);
+    for i in keep {
+        if let Some(column) = t.column_mut(*i) {
+            column.set_constraint(ColumnConstraint::ContentWidth);
+        }
+    }
+    if let Some(column) = t.column_mut(last) {
+        column.set_constraint(ColumnConstraint::LowerBoundary(Width::Fixed(
+            MIN_MESSAGE_WIDTH,
+        )));
+    }
+}
+
+fn table(width: u16) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_FULL_CONDENSED)
         .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header([
-            "Rule", "Title", "Severity", "Pass", "Fail", "Unknown", "N/A", "Exempt",
-        ]);
+        .set_width(width);
+    t
+}
+
+/// Renders the summary, the failures and the unknowns.
+pub fn render(report: &Report, options: &Options) -> String {
+    let color = options.color;
+    let min_severity = options.min_severity;
+    let mut summary = table(options.width);
+    summary.set_header([
+        "Rule", "Title", "Severity", "Pass", "Fail", "Unknown", "N/A", "Exempt",
+    ]);
     for rule in &report.rules {
         let c = report
             .summary
@@ -59,11 +129,8 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
     if report.baseline.is_some() {
         failure_header.push("Baseline");
     }
-    let mut failures = Table::new();
-    failures
-        .load_style(UTF8_FULL_CONDENSED)
-        .set_content_arrangement(ContentArrangement::Dynamic)
-        .set_header(failure_header);
+    let mut failures = table(options.width);
+    failures.set_header(failure_header);
     let mut any = false;
     for rule in &report.rules {
         for r in report
@@ -77,7 +144,7 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
                 colored(r.severity, Some(severity_color(r.severity)), color),
                 Cell::new(&r.resource_name),
                 Cell::new(r.subscription_id.as_deref().unwrap_or("-")),
-                Cell::new(first_line(&r.message)),
+                Cell::new(&r.message),
             ];
             if report.baseline.is_some() {
                 row.push(Cell::new(r.baseline.as_deref().unwrap_or("-")));
@@ -86,9 +153,47 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
         }
     }
     if any {
+        constrain(&mut failures, &[0, 1]);
         out.push_str("\nFailures\n");
         out.push_str(&failures.to_string());
         out.push('\n');
+    }
+
+    let mut unknowns = table(options.width);
+    unknowns.set_header([
+        "Rule",
+        "Severity",
+        "Resource",
+        "Subscription",
+        "Why it is unknown",
+    ]);
+    let mut any_unknown = false;
+    for rule in &report.rules {
+        for r in report
+            .results
+            .iter()
+            .filter(|r| r.rule_id == rule.id && r.status == Status::Unknown)
+        {
+            any_unknown = true;
+            unknowns.add_row(vec![
+                Cell::new(&r.rule_id),
+                colored(r.severity, Some(Color::Yellow), color),
+                Cell::new(&r.resource_name),
+                Cell::new(r.subscription_id.as_deref().unwrap_or("-")),
+                Cell::new(&r.message),
+            ]);
+        }
+    }
+    if any_unknown {
+        constrain(&mut unknowns, &[0, 1]);
+        out.push_str(
+            "\nUnknown: could not be decided (collect what each names, then scan again)\n",
+        );
+        out.push_str(&unknowns.to_string());
+        out.push('\n');
+    }
+    if let (Some(details), true) = (&options.details, any || any_unknown) {
+        out.push_str(&format!("Full messages, evidence and fixes: {details}\n"));
     }
     let s = &report.summary.by_status;
     out.push_str(&format!(
@@ -119,15 +224,12 @@ pub fn render(report: &Report, color: bool, min_severity: Option<Severity>) -> S
             report.summary.incomplete_scopes.join(", ")
         ));
     }
-    out
-}
-
-fn first_line(message: &str) -> String {
-    const MAX: usize = 160;
-    let line = message.lines().next().unwrap_or_default();
-    if line.chars().count() > MAX {
-        format!("{}…", line.chars().take(MAX).collect::<String>())
-    } else {
-        line.to_string()
+    let uncovered = super::uncovered_scopes(report);
+    if !uncovered.is_empty() {
+        out.push_str(&format!(
+            "Not covered by the snapshot: {} (results that needed them are unknown)\n",
+            uncovered.join(", ")
+        ));
     }
+    out
 }
