@@ -83,7 +83,8 @@ pub fn run(args: NewRuleArgs) -> anyhow::Result<Exit> {
             spec.id
         );
     }
-    let others: Vec<&str> = existing
+    // A rule is also one of the set's modules, so files are counted once by path.
+    let others: std::collections::BTreeSet<&str> = existing
         .rules
         .iter()
         .filter(|r| !r.bundled)
@@ -115,7 +116,7 @@ pub fn run(args: NewRuleArgs) -> anyhow::Result<Exit> {
             out,
             "Note: --policy-dir {dir} also loads the {} other .rego file(s) below it, such as {}.",
             others.len(),
-            others[0]
+            others.first().copied().unwrap_or_default()
         )?;
     }
     Ok(Exit::Clean)
