@@ -8,6 +8,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
+use amlaudit::gate::Gate;
 use amlaudit::inventory::{Inventory, Snapshot};
 use amlaudit::permissions::{ACR_PULL_ACTION, Action, PermissionIndex};
 use amlaudit::policy::{Evaluator, Params, PolicySet};
@@ -99,8 +100,8 @@ fn scan_end_to_end(bencher: divan::Bencher) {
         let rules = policies.rules.iter().map(|r| r.meta.clone()).collect();
         let report = Report::new(info, inventory.snapshot.scopes.clone(), rules, results);
         let (json, csv) = rayon::join(
-            || Format::Json.render(&report, false),
-            || Format::Csv.render(&report, false),
+            || Format::Json.render(&report, false, &Gate::default()),
+            || Format::Csv.render(&report, false, &Gate::default()),
         );
         (
             json.map(|j| j.len()).unwrap_or_default(),

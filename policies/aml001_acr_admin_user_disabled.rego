@@ -6,7 +6,10 @@
 #   identities, so the admin user should be disabled. Exception: deploying models to Azure Container
 #   Instances (ACI) from Azure ML requires the admin user, so a registry used by a workspace that
 #   deploys to ACI (a v1 service of compute type ACI, or listed in the aci_workspaces parameter)
-#   passes, and the result names that workspace.
+#   passes, and the result names that workspace. A registry that does not say whether its admin
+#   user is enabled (properties absent, or adminUserEnabled missing) is unknown, and so is an
+#   enabled one while some workspace that deploys to ACI has no properties in the snapshot: which
+#   registry that workspace uses is not known, so the exception cannot be ruled out.
 # related_resources:
 #   - ref: https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication
 #   - ref: https://learn.microsoft.com/azure/container-registry/container-registry-authentication#admin-account
@@ -30,16 +33,30 @@ aci_workspaces contains entry.workspace.name if {
 	lib.deploys_to_aci(entry.workspace, entry.services)
 }
 
+# Workspaces that deploy to ACI but whose properties the snapshot lacks: they may use this
+# registry, so the ACI exception cannot be ruled out.
+possible_aci_workspaces contains entry.workspace.name if {
+	some entry in object.get(input, "workspaces_without_properties", [])
+	lib.deploys_to_aci(entry.workspace, entry.services)
+}
+
+admin_user := object.get(registry, ["properties", "adminUserEnabled"], null)
+
 result := {
 	"status": "unknown",
-	"message": sprintf("registry `%s` has no properties in the snapshot (a list that omits them, such as `az resource list`?), so whether its admin user is enabled is not known", [registry.name]),
+	"message": lib.no_properties("registry", registry, "whether its admin user is enabled"),
 } if {
-	not is_object(registry.properties)
+	not lib.has_properties(registry)
+} else := {
+	"status": "unknown",
+	"message": sprintf("registry `%s` does not say whether its admin user is enabled (properties.adminUserEnabled is missing)", [registry.name]),
+} if {
+	not is_boolean(admin_user)
 } else := {
 	"status": "pass",
 	"message": sprintf("registry `%s` has the admin user disabled", [registry.name]),
 } if {
-	object.get(registry.properties, "adminUserEnabled", false) == false
+	admin_user == false
 } else := {
 	"status": "pass",
 	"message": sprintf(
@@ -49,13 +66,15 @@ result := {
 } if {
 	count(aci_workspaces) > 0
 } else := {
+	"status": "unknown",
+	"message": sprintf(
+		"registry `%s` has the admin user enabled; workspace %s deploys to ACI (which needs the admin user of its registry) but has no properties in the snapshot, so whether it uses this registry is not known",
+		[registry.name, concat(", ", sort([sprintf("`%s`", [w]) | some w in possible_aci_workspaces]))],
+	),
+} if {
+	count(possible_aci_workspaces) > 0
+} else := {
 	"status": "fail",
 	"message": sprintf("registry `%s` has the admin user enabled and no workspace using it deploys to ACI", [registry.name]),
-	"remediation": [{
-		"description": sprintf("Disable the admin user of registry `%s`", [registry.name]),
-		"argv": array.concat(
-			["az", "acr", "update", "--name", registry.name],
-			array.concat(lib.target_args(registry.id), ["--admin-enabled", "false"]),
-		),
-	}],
+	"remediation": [lib.fix_registry_admin_user(registry.id, false, sprintf("Disable the admin user of registry `%s`", [registry.name]))],
 }

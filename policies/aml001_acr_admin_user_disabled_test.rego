@@ -42,9 +42,30 @@ test_pass_when_admin_user_disabled if {
 	r.message == "registry `mlacrsandbox` has the admin user disabled"
 }
 
-test_pass_when_admin_user_absent if {
+test_unknown_when_admin_user_absent if {
 	r := data.amlaudit.rules.acr_admin_user_disabled.result with input as doc({"loginServer": "mlacrsandbox.azurecr.io"}, [])
-	r.status == "pass"
+	r.status == "unknown"
+	r.message == "registry `mlacrsandbox` does not say whether its admin user is enabled (properties.adminUserEnabled is missing)"
+}
+
+# A workspace that deploys to ACI but has no properties may use this registry: the ACI exception
+# cannot be ruled out.
+test_unknown_when_an_aci_workspace_without_properties_may_use_the_registry if {
+	bare := {"id": workspace("mlw-legacy").id, "name": "mlw-legacy", "properties": null}
+	input_doc := object.union(doc({"adminUserEnabled": true}, [{"workspace": workspace("mlw-sandbox"), "services": []}]), {"workspaces_without_properties": [
+		{"workspace": bare, "services": [aci_service]},
+		{"workspace": {"id": "x", "name": "mlw-quiet", "properties": null}, "services": [aks_service]},
+	]})
+	r := data.amlaudit.rules.acr_admin_user_disabled.result with input as input_doc
+	r.status == "unknown"
+	contains(r.message, "workspace `mlw-legacy` deploys to ACI")
+	not contains(r.message, "mlw-quiet")
+}
+
+test_fail_when_workspaces_without_properties_do_not_deploy_to_aci if {
+	input_doc := object.union(doc({"adminUserEnabled": true}, []), {"workspaces_without_properties": [{"workspace": {"id": "x", "name": "mlw-quiet", "properties": null}, "services": []}]})
+	r := data.amlaudit.rules.acr_admin_user_disabled.result with input as input_doc
+	r.status == "fail"
 }
 
 test_pass_when_a_workspace_deploys_to_aci if {
@@ -71,11 +92,7 @@ test_fail_when_admin_user_enabled_without_aci if {
 	r.message == "registry `mlacrsandbox` has the admin user enabled and no workspace using it deploys to ACI"
 	r.remediation == [{
 		"description": "Disable the admin user of registry `mlacrsandbox`",
-		"argv": [
-			"az", "acr", "update", "--name", "mlacrsandbox",
-			"--resource-group", "rg-ml-dev", "--subscription", "ec7ac8ad-1b2b-406b-aae1-2c972399d29d",
-			"--admin-enabled", "false",
-		],
+		"edit": {"kind": "registry_admin_user", "registry": registry_id, "enabled": false},
 	}]
 }
 
@@ -83,7 +100,7 @@ test_unknown_when_the_registry_has_no_properties if {
 	input_doc := {
 		"id": registry_id,
 		"name": "mlacrsandbox",
-		"resource": {"id": registry_id, "name": "mlacrsandbox"},
+		"resource": {"id": registry_id, "name": "mlacrsandbox", "properties": null},
 		"workspaces": [],
 	}
 	r := data.amlaudit.rules.acr_admin_user_disabled.result with input as input_doc

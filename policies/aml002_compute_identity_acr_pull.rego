@@ -7,7 +7,11 @@
 #   base-image registry listed for the workspace in the private_registries parameter. The decision
 #   comes from the permission engine (inherited scopes, management groups, custom roles, wildcards,
 #   notActions, ABAC conditions), never from a role name. A cluster created before the workspace
-#   registry existed does not get AcrPull by itself.
+#   registry existed does not get AcrPull by itself. Pull is asked in the registry's permission
+#   mode (in ABAC repository mode a repository data action, for Azure ML's repositories on the
+#   workspace registry), and the fix grants AcrPull or, in ABAC mode, Container Registry Repository
+#   Reader. A compute whose workspace has no properties (or is not in the snapshot) is unknown;
+#   other compute types are not applicable.
 # related_resources:
 #   - ref: https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#scenario-azure-container-registry-without-admin-user
 # custom:
@@ -24,14 +28,25 @@ import rego.v1
 
 compute := input.resource
 
-applicable if lower(object.get(compute, ["properties", "computeType"], "")) == "amlcompute"
+# Registries whose pull a deny assignment blocks: granting a role cannot close those.
+deniers[r] := {e.assignment_id |
+	some d in decisions[r]
+	some e in d.evidence
+	e.contribution == "denies"
+} if some r in missing
 
-# The registries this cluster must pull from: the workspace registry and the private ones
-# listed for its workspace.
-registries := {lower(r) | some r in array.concat(workspace_registry, private_registries)}
+blocked := {r | some r, ids in deniers; count(ids) > 0}
+
+compute_type := object.get(compute, ["properties", "computeType"], "")
+
+is_cluster if lib.lower_text(compute_type) == "amlcompute"
+
+# The registries this cluster must pull from, by lower-cased id, each with its id as the
+# snapshot or the parameters spell it: the workspace registry and the private ones listed for
+# its workspace.
+registries := {lower(r): r | some r in array.concat(workspace_registry, private_registries)}
 
 workspace_registry := [input.registry_id] if input.registry_id != null
-
 else := []
 
 private_registries := [r |
@@ -40,11 +55,18 @@ private_registries := [r |
 	some r in listed
 ]
 
+# The repositories a pull must reach: Azure ML's own on the workspace registry; none is known on
+# a private one.
+repositories(r) := lib.azureml_repositories if {
+	input.registry_id != null
+	lower(input.registry_id) == r
+} else := []
+
 # The permission engine's answer, per registry, for every identity whose principal is known.
-decisions := {r: [lib.access(i.principal_id, r, lib.pull_action) |
+decisions := {r: [lib.pull(i.principal_id, registries[r], repositories(r)) |
 	some i in input.identities
 	i.principal_id != null
-] | some r in registries}
+] | some r, _ in registries}
 
 # Identities whose principal the snapshot does not say can never count as granted.
 unresolved := {sprintf("the principal id of identity %s is not in the snapshot", [i.resource_id]) |
@@ -56,16 +78,24 @@ granted := {r | some r, ds in decisions; some d in ds; d.decision == "granted"}
 
 # Registries no identity is granted pull on, but some identity might be.
 undecided := {r | some r, ds in decisions; not r in granted; some d in ds; d.decision == "unknown"} | {r |
-	some r in registries
+	some r, _ in registries
 	not r in granted
 	count(unresolved) > 0
 }
 
-missing := (registries - granted) - undecided
+missing := ({r | some r, _ in registries} - granted) - undecided
 
 evidence := [d | some ds in decisions; some d in ds]
 
 target := sprintf("compute `%s` of workspace `%s`", [compute.name, input.workspace.name])
+
+registry_list(rs) := concat(", ", sort([sprintf("`%s`", [lib.name(registries[r])]) | some r in rs]))
+
+# The role that gives pull: Repository Reader on the workspace registry in ABAC mode.
+roles_for(r) := lib.pull_roles(input.registry) if {
+	input.registry != null
+	lower(input.registry_id) == r
+} else := lib.pull_roles(null)
 
 # Which identity a fix should grant to: the system-assigned one when there is one.
 grantee := identity if {
@@ -81,31 +111,34 @@ identity_label(identity) := sprintf("system-assigned principal %s", [identity.pr
 	identity.kind == "system_assigned"
 } else := sprintf("user-assigned identity `%s` (principal %s)", [lib.name(identity.resource_id), identity.principal_id])
 
-compute_args := array.concat(
-	["--name", compute.name, "--workspace-name", input.workspace.name],
-	lib.target_args(compute.id),
-)
-
 result := {
+	"status": "unknown",
+	"message": sprintf("compute `%s`: its workspace is not in the snapshot, so which registries it pulls from is not known", [compute.name]),
+} if {
+	input.workspace == null
+} else := {
+	"status": "not_applicable",
+	"message": sprintf("compute `%s` is of type `%s`; only AmlCompute clusters pull training images with their identity", [compute.name, compute_type]),
+} if {
+	not is_cluster
+} else := {
+	"status": "unknown",
+	"message": sprintf("%s: %s", [target, lib.no_properties("workspace", input.workspace, "which container registry it uses")]),
+} if {
+	not lib.has_properties(input.workspace)
+} else := {
 	"status": "not_applicable",
 	"message": sprintf("workspace `%s` has no container registry yet", [input.workspace.name]),
 } if {
 	count(registries) == 0
 } else := {
 	"status": "fail",
-	"message": sprintf("%s has no managed identity, so it cannot pull from %s", [target, concat(", ", sort([sprintf("`%s`", [lib.name(r)]) | some r in registries]))]),
+	"message": sprintf("%s has no managed identity, so it cannot pull from %s", [target, registry_list({r | some r, _ in registries})]),
 	"remediation": array.concat(
-		[{
-			"description": sprintf("Give compute `%s` a system-assigned identity", [compute.name]),
-			"argv": array.concat(["az", "ml", "compute", "update"], array.concat(compute_args, ["--identity-type", "SystemAssigned"])),
-		}],
-		[fix |
-			some r in sort([x | some x in registries])
-			fix := {
-				"description": sprintf("Then grant the new identity AcrPull on registry `%s` (its principal id is printed by the update above)", [lib.name(r)]),
-				"automatic": false,
-				"argv": ["az", "role", "assignment", "create", "--assignee-object-id", "<principal id of the new identity>", "--assignee-principal-type", "ServicePrincipal", "--role", "AcrPull", "--scope", r],
-			}
+		[lib.fix_compute_identity(compute.id, "SystemAssigned", [], sprintf("Give compute `%s` a system-assigned identity", [compute.name]))],
+		[lib.fix_role_assignment_from_step(0, role, registries[r], sprintf("Grant the new identity %s on registry `%s`", [role, lib.name(registries[r])])) |
+			some r in sort([x | some x, _ in registries])
+			some role in roles_for(r)
 		],
 	),
 } if {
@@ -115,21 +148,30 @@ result := {
 	"message": sprintf("%s (%s) has no pull on %s: %s", [
 		target,
 		concat(", ", [identity_label(i) | some i in input.identities; i.principal_id != null]),
-		concat(", ", sort([sprintf("`%s`", [lib.name(r)]) | some r in missing])),
+		registry_list(missing),
 		concat("; ", {d.summary | some r in missing; some d in decisions[r]}),
 	]),
 	"evidence": evidence,
-	"remediation": [lib.grant(grantee.principal_id, "AcrPull", registry_id, sprintf("Grant %s AcrPull on registry `%s`", [identity_label(grantee), lib.name(registry_id)])) |
-		some r in sort([x | some x in missing])
-		registry_id := original_id(r)
-	],
+	"remediation": array.concat(
+		[lib.fix_role_assignment(grantee.principal_id, role, registries[r], sprintf("Grant %s %s on registry `%s`", [identity_label(grantee), role, lib.name(registries[r])])) |
+			some r in sort([x | some x in missing - blocked])
+			some role in roles_for(r)
+		],
+		[lib.fix_manual(
+			sprintf("Lift the deny assignment that blocks pull on registry `%s`", [lib.name(registries[r])]),
+			sprintf("A deny assignment (%s) denies this identity the pull, and a deny assignment wins over every role assignment, so no grant can fix it. Deny assignments are created by Azure Blueprints, managed applications or deployment stacks: exclude the identity there (excludePrincipals) or move the cluster to an identity the deny assignment does not cover.", [concat(", ", sort(deniers[r]))]),
+			[],
+		) |
+			some r in sort([x | some x in blocked])
+		],
+	),
 } if {
 	count(missing) > 0
 } else := {
 	"status": "unknown",
 	"message": sprintf("%s: pull on %s cannot be decided: %s", [
 		target,
-		concat(", ", sort([sprintf("`%s`", [lib.name(r)]) | some r in undecided])),
+		registry_list(undecided),
 		concat("; ", {d.summary | some r in undecided; some d in decisions[r]; d.decision == "unknown"} | unresolved),
 	]),
 	"evidence": evidence,
@@ -137,12 +179,6 @@ result := {
 	count(undecided) > 0
 } else := {
 	"status": "pass",
-	"message": sprintf("%s can pull from %s", [target, concat(", ", sort([sprintf("`%s`", [lib.name(r)]) | some r in registries]))]),
+	"message": sprintf("%s can pull from %s", [target, registry_list({r | some r, _ in registries})]),
 	"evidence": evidence,
 }
-
-# Registry ids as the snapshot spells them, for commands a person reads.
-original_id(lowered) := input.registry_id if {
-	input.registry_id != null
-	lower(input.registry_id) == lowered
-} else := lowered

@@ -67,9 +67,30 @@ user_assigned_only(principal, scope, action) := granted(principal, scope, action
 } else := denied(principal, scope, action)
 
 test_not_applicable_to_other_compute_types if {
-	not data.amlaudit.rules.compute_identity_acr_pull.applicable with input as doc("ComputeInstance", registry_id, [system_assigned])
-	not data.amlaudit.rules.compute_identity_acr_pull.applicable with input as doc("AKS", registry_id, [])
-	data.amlaudit.rules.compute_identity_acr_pull.applicable with input as doc("amlcompute", registry_id, [])
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as doc("ComputeInstance", registry_id, [system_assigned])
+	r.status == "not_applicable"
+	r.message == "compute `gpu-cluster` is of type `ComputeInstance`; only AmlCompute clusters pull training images with their identity"
+	data.amlaudit.rules.compute_identity_acr_pull.result.status == "not_applicable" with input as doc("AKS", registry_id, [])
+	data.amlaudit.rules.compute_identity_acr_pull.result.status == "not_applicable" with input as doc(null, registry_id, [])
+	data.amlaudit.rules.compute_identity_acr_pull.is_cluster with input as doc("amlcompute", registry_id, [])
+}
+
+test_unknown_when_the_workspace_is_not_in_the_snapshot if {
+	orphan := object.union(aml_compute([system_assigned]), {"workspace": null, "registry_id": null})
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as orphan
+	r.status == "unknown"
+	contains(r.message, "its workspace is not in the snapshot")
+}
+
+test_unknown_when_the_workspace_has_no_properties if {
+	bare := {"id": workspace_id, "name": "mlw-prod", "properties": null}
+	with_identity := object.union(aml_compute([system_assigned]), {"workspace": bare, "registry_id": null})
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as with_identity
+	r.status == "unknown"
+	contains(r.message, "workspace `mlw-prod` has no properties in the snapshot")
+	contains(r.message, "which container registry it uses is not known")
+	without_identity := object.union(aml_compute([]), {"workspace": bare, "registry_id": null})
+	data.amlaudit.rules.compute_identity_acr_pull.result.status == "unknown" with input as without_identity
 }
 
 test_not_applicable_without_a_workspace_registry if {
@@ -79,15 +100,15 @@ test_not_applicable_without_a_workspace_registry if {
 }
 
 test_pass_when_an_identity_is_granted_pull if {
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned]) with data.amlaudit.lib.access as granted
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned]) with data.amlaudit.lib.pull as granted
 	r.status == "pass"
 	r.message == "compute `gpu-cluster` of workspace `mlw-prod` can pull from `mlacrprod`"
 	count(r.evidence) == 1
-	r.evidence[0].action == "Microsoft.ContainerRegistry/registries/pull/read"
+	r.evidence[0].action == ["azureml/azureml_image"]
 }
 
 test_pass_when_one_of_several_identities_is_granted if {
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned, user_assigned]) with data.amlaudit.lib.access as user_assigned_only
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned, user_assigned]) with data.amlaudit.lib.pull as user_assigned_only
 	r.status == "pass"
 }
 
@@ -95,71 +116,75 @@ test_fail_without_a_managed_identity if {
 	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([])
 	r.status == "fail"
 	r.message == "compute `gpu-cluster` of workspace `mlw-prod` has no managed identity, so it cannot pull from `mlacrprod`"
-	r.remediation[0].argv == [
-		"az", "ml", "compute", "update",
-		"--name", "gpu-cluster", "--workspace-name", "mlw-prod",
-		"--resource-group", "rg-ml-prod", "--subscription", sub,
-		"--identity-type", "SystemAssigned",
-	]
-	r.remediation[1].automatic == false
-	r.remediation[1].argv == [
-		"az", "role", "assignment", "create",
-		"--assignee-object-id", "<principal id of the new identity>",
-		"--assignee-principal-type", "ServicePrincipal",
-		"--role", "AcrPull", "--scope", lower(registry_id),
+	r.remediation == [
+		{
+			"description": "Give compute `gpu-cluster` a system-assigned identity",
+			"edit": {"kind": "compute_identity", "compute": sprintf("%s/computes/gpu-cluster", [workspace_id]), "type": "SystemAssigned", "user_assigned_identities": []},
+		},
+		{
+			"description": "Grant the new identity AcrPull on registry `mlacrprod`",
+			"edit": {"kind": "role_assignment", "principal_from_step": 0, "role": "AcrPull", "scope": registry_id},
+		},
+		# The registry is not in the input, so its permission mode is unknown: both pull roles.
+		{
+			"description": "Grant the new identity Container Registry Repository Reader on registry `mlacrprod`",
+			"edit": {"kind": "role_assignment", "principal_from_step": 0, "role": "Container Registry Repository Reader", "scope": registry_id},
+		},
 	]
 }
 
 test_fail_when_no_identity_is_granted_grants_the_system_assigned_one if {
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([user_assigned, system_assigned]) with data.amlaudit.lib.access as denied
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([user_assigned, system_assigned]) with data.amlaudit.lib.pull as denied
 	r.status == "fail"
 	contains(r.message, "system-assigned principal d66b4b4d-b47a-4101-8681-89f46a84e8d5")
 	contains(r.message, "user-assigned identity `uai-training` (principal 939ae232-588e-4bce-b71e-d78a1dc02e27)")
 	contains(r.message, "has no pull on `mlacrprod`: denied (mock)")
-	r.remediation == [{
-		"description": "Grant system-assigned principal d66b4b4d-b47a-4101-8681-89f46a84e8d5 AcrPull on registry `mlacrprod`",
-		"argv": [
-			"az", "role", "assignment", "create",
-			"--assignee-object-id", "d66b4b4d-b47a-4101-8681-89f46a84e8d5",
-			"--assignee-principal-type", "ServicePrincipal",
-			"--role", "AcrPull", "--scope", registry_id,
-		],
-	}]
+	r.remediation == [
+		{
+			"description": "Grant system-assigned principal d66b4b4d-b47a-4101-8681-89f46a84e8d5 AcrPull on registry `mlacrprod`",
+			"edit": {"kind": "role_assignment", "principal_id": "d66b4b4d-b47a-4101-8681-89f46a84e8d5", "role": "AcrPull", "scope": registry_id},
+		},
+		{
+			"description": "Grant system-assigned principal d66b4b4d-b47a-4101-8681-89f46a84e8d5 Container Registry Repository Reader on registry `mlacrprod`",
+			"edit": {"kind": "role_assignment", "principal_id": "d66b4b4d-b47a-4101-8681-89f46a84e8d5", "role": "Container Registry Repository Reader", "scope": registry_id},
+		},
+	]
 }
 
 test_fail_with_only_a_user_assigned_identity_grants_it if {
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([user_assigned]) with data.amlaudit.lib.access as denied
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([user_assigned]) with data.amlaudit.lib.pull as denied
 	r.status == "fail"
-	r.remediation[0].argv[5] == user_assigned.principal_id
+	r.remediation[0].edit.principal_id == user_assigned.principal_id
 }
 
 test_fail_on_a_private_registry_listed_for_the_workspace if {
 	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned])
 		with data.amlaudit.params as {"private_registries": {"MLW-PROD": [base_images]}, "aci_workspaces": []}
-		with data.amlaudit.lib.access as workspace_registry_only
+		with data.amlaudit.lib.pull as workspace_registry_only
 	r.status == "fail"
 	contains(r.message, "has no pull on `contosobaseimages`")
 	not contains(r.message, "`mlacrprod`")
-	r.remediation[0].argv[11] == lower(base_images)
+	# The id keeps the spelling of the parameters.
+	r.remediation[0].edit.scope == base_images
 	count(r.evidence) == 2
 }
 
 test_private_registries_of_other_workspaces_do_not_apply if {
 	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned])
 		with data.amlaudit.params as {"private_registries": {"mlw-dev": [base_images]}}
-		with data.amlaudit.lib.access as workspace_registry_only
+		with data.amlaudit.lib.pull as workspace_registry_only
 	r.status == "pass"
 }
 
 test_unknown_when_the_decision_is_unknown if {
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned]) with data.amlaudit.lib.access as undecided
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned]) with data.amlaudit.lib.pull as undecided
 	r.status == "unknown"
 	r.message == "compute `gpu-cluster` of workspace `mlw-prod`: pull on `mlacrprod` cannot be decided: unknown (mock)"
 }
 
 test_unknown_when_the_principal_is_not_in_the_snapshot if {
 	no_principal := object.union(user_assigned, {"principal_id": null})
-	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([no_principal]) with data.amlaudit.lib.access as denied
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([no_principal]) with data.amlaudit.lib.pull as denied
 	r.status == "unknown"
 	contains(r.message, sprintf("the principal id of identity %s is not in the snapshot", [uai_id]))
 }
@@ -167,4 +192,35 @@ test_unknown_when_the_principal_is_not_in_the_snapshot if {
 test_unknown_with_the_real_builtin_and_no_snapshot if {
 	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned])
 	r.status == "unknown"
+}
+
+test_repository_reader_on_a_workspace_registry_in_abac_mode if {
+	abac := {"id": registry_id, "name": "mlacrprod", "properties": {"roleAssignmentMode": "AbacRepositoryPermissions"}}
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as object.union(aml_compute([system_assigned]), {"registry": abac})
+		with data.amlaudit.lib.pull as denied
+	r.status == "fail"
+	r.remediation[0].edit.role == "Container Registry Repository Reader"
+}
+
+test_the_workspace_registry_is_asked_for_azure_ml_repositories if {
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned])
+		with data.amlaudit.params as {"private_registries": {"mlw-prod": [base_images]}}
+		with data.amlaudit.lib.pull as denied
+	# The mock echoes the repositories as its action.
+	some e in r.evidence
+	e.action == ["azureml/azureml_image"]
+	some p in r.evidence
+	p.action == []
+}
+
+deny_id := "/subscriptions/s/providers/Microsoft.Authorization/denyAssignments/d1"
+
+denied_by_a_deny_assignment(principal, scope, action) := object.union(decision("denied", principal, scope, action), {"evidence": [{"contribution": "denies", "kind": "deny_assignment", "assignment_id": deny_id}]})
+
+test_fail_blocked_by_a_deny_assignment_offers_no_grant if {
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned]) with data.amlaudit.lib.pull as denied_by_a_deny_assignment
+	r.status == "fail"
+	count(r.remediation) == 1
+	r.remediation[0].edit.kind == "manual"
+	contains(r.remediation[0].edit.text, deny_id)
 }

@@ -71,15 +71,22 @@ denied(principal, scope, action) := decision("denied", principal, scope, action)
 
 undecided(principal, scope, action) := decision("unknown", principal, scope, action)
 
-attach_acr_argv := [
-	"az", "aks", "update", "--name", "aks-prod-mi",
-	"--resource-group", "rg-ml-prod", "--subscription", sub,
-	"--attach-acr", registry_id,
-]
+attach_acr := {
+	"description": "Grant cluster `aks-prod-mi`'s kubelet identity AcrPull on registry `mlacrprod` (az aks update --attach-acr)",
+	"edit": {"kind": "aks_attach_acr", "cluster": cluster_id, "registry": registry_id},
+}
 
 test_not_applicable_to_other_compute_types if {
-	not data.amlaudit.rules.aks_service_principal.applicable with input as doc("AmlCompute", registry_id, null)
-	data.amlaudit.rules.aks_service_principal.applicable with input as doc("Aks", registry_id, null)
+	r := data.amlaudit.rules.aks_service_principal.result with input as doc("AmlCompute", registry_id, null)
+	r.status == "not_applicable"
+	r.message == "compute `aks-scoring` is of type `AmlCompute`; only attached AKS clusters (computeType AKS) are audited"
+	data.amlaudit.rules.aks_service_principal.is_aks with input as doc("Aks", registry_id, null)
+}
+
+test_unknown_when_the_workspace_is_not_in_the_snapshot if {
+	r := data.amlaudit.rules.aks_service_principal.result with input as object.union(aks(service_principal_cluster), {"workspace": null})
+	r.status == "unknown"
+	r.message == "compute `aks-scoring`: its workspace is not in the snapshot"
 }
 
 test_unknown_when_the_compute_points_at_no_cluster if {
@@ -100,14 +107,29 @@ test_pass_with_a_service_principal if {
 	r.message == "AKS compute `aks-scoring` (cluster `aks-prod-mi`) uses service principal 2b1522b8-a15f-49c8-98b8-413f8ef5b163"
 }
 
-test_fail_with_msi_in_any_case if {
+# A managed-identity cluster cannot go back to a service principal, so attaching the registry
+# (which grants the kubelet pull) would leave the finding open: the fix replaces the cluster.
+test_fail_with_msi_in_any_case_replaces_the_cluster if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as aks(cluster("MSI", {}))
 	r.status == "fail"
 	contains(r.message, "uses a managed identity; the Azure ML guidance requires a service principal")
-	r.remediation == [{
-		"description": "Grant cluster `aks-prod-mi`'s kubelet identity AcrPull on registry `mlacrprod`",
-		"argv": attach_acr_argv,
-	}]
+	count(r.remediation) == 2
+	every step in r.remediation {
+		step.edit.kind == "manual"
+	}
+	r.remediation[0].edit.argv == [
+		"az", "aks", "create", "--name", "<new cluster name>",
+		"--resource-group", "rg-ml-prod", "--subscription", sub,
+		"--service-principal", "<app id>", "--client-secret", "<client secret>",
+	]
+	contains(r.remediation[0].edit.text, "https://learn.microsoft.com/azure/aks/kubernetes-service-principal")
+	contains(r.remediation[1].edit.text, "aks_identity_mode = \"managed_identity\"")
+	r.remediation[1].edit.argv == [
+		"az", "ml", "compute", "detach", "--name", "aks-scoring", "--workspace-name", "mlw-prod",
+		"--resource-group", "rg-ml-prod", "--subscription", sub,
+	]
+	not contains(json.marshal(r.remediation), "attach-acr")
+	not contains(json.marshal(r.remediation), "aks_attach_acr")
 }
 
 test_fail_with_an_identity_and_no_client_id if {
@@ -124,11 +146,7 @@ test_fail_with_an_identity_and_no_client_id if {
 test_fail_without_a_workspace_registry_says_to_recreate_the_cluster if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as doc("AKS", null, managed_identity_cluster)
 	r.status == "fail"
-	r.remediation[0].automatic == false
-	r.remediation[0].argv == [
-		"az", "ml", "compute", "detach", "--name", "aks-scoring", "--workspace-name", "mlw-prod",
-		"--resource-group", "rg-ml-prod", "--subscription", sub,
-	]
+	r.remediation[0].edit.kind == "manual"
 }
 
 test_unknown_with_neither_a_service_principal_nor_an_identity if {
@@ -140,37 +158,63 @@ test_unknown_with_neither_a_service_principal_nor_an_identity if {
 test_managed_identity_mode_passes_when_the_kubelet_identity_can_pull if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as aks(managed_identity_cluster)
 		with data.amlaudit.params as managed_identity_mode
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.pull as granted
 	r.status == "pass"
 	r.message == "AKS compute `aks-scoring` (cluster `aks-prod-mi`): kubelet identity a9cc2ff7-4eaf-4d61-8434-d99c09ff7f0c can pull from `mlacrprod` (granted (mock))"
 	r.evidence[0].principal == kubelet
+	r.evidence[0].action == ["azureml/azureml_image"]
 }
 
 test_managed_identity_mode_fails_when_the_kubelet_identity_cannot_pull if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as aks(managed_identity_cluster)
 		with data.amlaudit.params as managed_identity_mode
-		with data.amlaudit.lib.access as denied
+		with data.amlaudit.lib.pull as denied
 	r.status == "fail"
-	r.remediation[0].argv == attach_acr_argv
+	r.remediation == [attach_acr]
+}
+
+test_managed_identity_mode_grants_repository_reader_in_abac_mode if {
+	abac := {"id": registry_id, "name": "mlacrprod", "properties": {"roleAssignmentMode": "AbacRepositoryPermissions"}}
+	r := data.amlaudit.rules.aks_service_principal.result with input as object.union(aks(managed_identity_cluster), {"registry": abac})
+		with data.amlaudit.params as managed_identity_mode
+		with data.amlaudit.lib.pull as denied
+	r.status == "fail"
+	r.remediation[0].edit == {"kind": "role_assignment", "principal_id": kubelet, "role": "Container Registry Repository Reader", "scope": registry_id}
 }
 
 test_managed_identity_mode_is_unknown_when_pull_is_undecided if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as aks(managed_identity_cluster)
 		with data.amlaudit.params as managed_identity_mode
-		with data.amlaudit.lib.access as undecided
+		with data.amlaudit.lib.pull as undecided
 	r.status == "unknown"
 	contains(r.message, "pull by kubelet identity a9cc2ff7-4eaf-4d61-8434-d99c09ff7f0c on `mlacrprod` cannot be decided")
 }
 
-test_managed_identity_mode_fails_without_a_kubelet_identity if {
+test_managed_identity_mode_is_unknown_without_an_identity_profile if {
+	r := data.amlaudit.rules.aks_service_principal.result with input as aks(cluster("msi", {"identity": {"type": "SystemAssigned"}}))
+		with data.amlaudit.params as managed_identity_mode
+		with data.amlaudit.lib.pull as granted
+	r.status == "unknown"
+	contains(r.message, "has no kubelet identity for it (properties.identityProfile.kubeletidentity.objectId)")
+}
+
+test_managed_identity_mode_is_unknown_when_the_workspace_has_no_properties if {
+	bare := object.union(aks(managed_identity_cluster), {"workspace": {"id": workspace_id, "name": "mlw-prod", "properties": null}, "registry_id": null})
+	r := data.amlaudit.rules.aks_service_principal.result with input as bare with data.amlaudit.params as managed_identity_mode
+	r.status == "unknown"
+	contains(r.message, "workspace `mlw-prod` has no properties in the snapshot")
+}
+
+# After the switch to a managed identity the kubelet moves to its new identity only when the node
+# images are upgraded, so the upgrade comes before the grant.
+test_managed_identity_mode_moves_a_service_principal_cluster_in_order if {
 	r := data.amlaudit.rules.aks_service_principal.result with input as aks(service_principal_cluster) with data.amlaudit.params as managed_identity_mode
 	r.status == "fail"
-	r.remediation[0].argv == [
-		"az", "aks", "update", "--name", "aks-prod-mi",
-		"--resource-group", "rg-ml-prod", "--subscription", sub,
-		"--enable-managed-identity",
-	]
-	r.remediation[1].argv == attach_acr_argv
+	[step.edit.kind | some step in r.remediation] == ["aks_managed_identity", "aks_node_image_upgrade", "aks_attach_acr"]
+	every step in r.remediation {
+		step.edit.cluster == cluster_id
+	}
+	contains(r.remediation[1].description, "--node-image-only")
 }
 
 test_managed_identity_mode_is_not_applicable_without_a_workspace_registry if {

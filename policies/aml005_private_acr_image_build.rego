@@ -3,12 +3,16 @@
 # description: >-
 #   When Azure ML builds an environment on a base image from a private registry, the build runs as
 #   ACR Tasks in the workspace registry and authenticates through a workspace connection (category
-#   ContainerRegistry or ACR, authType ManagedIdentity). That needs: the connection's user-assigned
+#   ContainerRegistry or ACR) that names a user-assigned identity: authType ManagedIdentity with
+#   credentials.resourceId and clientId, or the shape the guidance's v1 SDK call
+#   (workspace.set_connection(..., authType="RegistryConnection", value={"ResourceId", "ClientId"}))
+#   creates, where `value` holds the identity, possibly as a JSON string, in any key casing.
+#   Connections that store a registry secret instead are AML009's. That needs: the connection's user-assigned
 #   identity to exist with the client id the connection names; that identity to hold pull on the
 #   private registry (the connection's target); and the workspace's system-assigned identity to hold
-#   Managed Identity Operator (userAssignedIdentities/*/assign/action) on that identity.
+#   Managed Identity Operator on that identity: the operation Azure checks is userAssignedIdentities/assign/action.
 # related_resources:
-#   - ref: https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#scenario-use-azure-container-registry-without-admin-user
+#   - ref: https://learn.microsoft.com/azure/machine-learning/how-to-identity-based-service-authentication#scenario-azure-container-registry-without-admin-user
 # custom:
 #   id: AML005
 #   name: private-acr-image-build
@@ -25,38 +29,42 @@ connection := input.resource
 
 props := object.get(connection, "properties", {})
 
-assign_action := "Microsoft.ManagedIdentity/userAssignedIdentities/*/assign/action"
+assign_action := "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action"
 
 applicable if {
-	lower(object.get(props, "category", "")) in {"containerregistry", "acr"}
-	lower(object.get(props, "authType", "")) == "managedidentity"
+	lib.registry_connection(connection)
+	lib.lower_text(object.get(props, "authType", "")) in {"managedidentity", "registryconnection"}
 }
 
-identity_id := object.get(props, ["credentials", "resourceId"], "")
+# The identity the connection names, from `credentials` or a RegistryConnection's `value`.
+identity_id := object.get(input, ["credential", "resource_id"], null)
 
-client_id := object.get(props, ["credentials", "clientId"], "")
+client_id := object.get(input, ["credential", "client_id"], null)
 
 uai := input.credential_identity
 
 registry := input.target_registry
 
-workspace_principal := object.get(input.workspace, ["identity", "principalId"], "")
+workspace := input.workspace if is_object(input.workspace)
+
+else := {}
+
+workspace_name := object.get(workspace, "name", lib.name(lib.parent_workspace_id(connection.id)))
+
+workspace_principal := object.get(workspace, ["identity", "principalId"], "")
 
 # Each check is {"state": "ok"|"missing"|"unknown", "what": ..., "fix": ..., "evidence"?: ...};
 # every check that can be missing carries a fix, since a `fail` must carry remediation.
-checks contains {"state": "missing", "what": "the connection names no identity (credentials.resourceId is empty)", "fix": recreate_connection} if {
-	identity_id == ""
+checks contains {"state": "missing", "what": "the connection names no identity (no resource id in its credentials or value)", "fix": recreate_connection} if {
+	identity_id == null
 }
 
 checks contains {
 	"state": absent_identity_state,
 	"what": sprintf("identity `%s` is not in the snapshot", [lib.name(identity_id)]),
-	"fix": {
-		"description": sprintf("Create identity `%s` (then recreate the connection with its client id)", [lib.name(identity_id)]),
-		"argv": array.concat(["az", "identity", "create", "--name", lib.name(identity_id)], lib.target_args(identity_id)),
-	},
+	"fix": lib.fix_identity_create(identity_id, sprintf("Create identity `%s` (then recreate the connection with its client id)", [lib.name(identity_id)])),
 } if {
-	identity_id != ""
+	identity_id != null
 	uai == null
 }
 
@@ -70,38 +78,51 @@ checks contains {"state": "unknown", "what": sprintf("identity `%s` has no princ
 	object.get(uai, ["properties", "principalId"], "") == ""
 }
 
-checks contains {"state": "missing", "what": sprintf("the connection's client id %s is not identity `%s`'s client id %s", [client_id, uai.name, uai_client]), "fix": recreate_connection} if {
+uai_client := object.get(uai, ["properties", "clientId"], "") if uai != null
+
+checks contains {"state": "missing", "what": sprintf("the connection's client id %s is not identity `%s`'s client id %s", [client_text, uai.name, uai_client]), "fix": recreate_connection} if {
 	uai != null
-	uai_client := object.get(uai, ["properties", "clientId"], "")
-	lower(uai_client) != lower(client_id)
+	lib.lower_text(uai_client) != lib.lower_text(client_id)
 }
 
-checks contains {"state": "unknown", "what": sprintf("no registry in the snapshot has login server `%s`", [object.get(props, "target", "")])} if {
+client_text := client_id if client_id != null
+
+else := "(none)"
+
+target := object.get(props, "target", "")
+
+checks contains {"state": "unknown", "what": sprintf("no registry in the snapshot has login server `%s`", [target])} if {
 	registry == null
 }
 
-pull := lib.access(uai.properties.principalId, registry.id, lib.pull_action)
+uai_principal := object.get(uai, ["properties", "principalId"], "") if uai != null
+
+# No repository is known for private base images: the question names none.
+pull := lib.pull(uai_principal, registry.id, [])
+
+pull_role := lib.pull_role(registry)
 
 checks contains {
 	"state": state_of(pull),
 	"what": sprintf("identity `%s` pull on registry `%s`: %s", [uai.name, registry.name, pull.summary]),
 	"evidence": pull,
-	"fix": lib.grant(uai.properties.principalId, "AcrPull", registry.id, sprintf("Grant identity `%s` AcrPull on registry `%s`", [uai.name, registry.name])),
+	"fix": lib.fix_role_assignment(uai_principal, pull_role, registry.id, sprintf("Grant identity `%s` %s on registry `%s`", [uai.name, pull_role, registry.name])),
 } if {
 	uai != null
+	uai_principal != ""
 	registry != null
 }
 
 checks contains {
 	"state": "missing",
-	"what": sprintf("workspace `%s` has no system-assigned identity to use identity `%s`", [input.workspace.name, lib.name(identity_id)]),
-	"fix": {
-		"description": sprintf("Turn on workspace `%s`'s system-assigned identity (keep UserAssigned in the type if it has user-assigned identities)", [input.workspace.name]),
-		"automatic": false,
-		"argv": ["az", "resource", "update", "--ids", input.workspace.id, "--set", "identity.type=SystemAssigned,UserAssigned"],
-	},
+	"what": sprintf("workspace `%s` has no system-assigned identity to use identity `%s`", [workspace_name, lib.name(identity_id)]),
+	"fix": lib.fix_manual(
+		sprintf("Turn on workspace `%s`'s system-assigned identity", [workspace_name]),
+		"Keep UserAssigned in the identity type if the workspace has user-assigned identities.",
+		["az", "resource", "update", "--ids", workspace.id, "--set", "identity.type=SystemAssigned,UserAssigned"],
+	),
 } if {
-	identity_id != ""
+	identity_id != null
 	workspace_principal == ""
 }
 
@@ -109,24 +130,32 @@ operator := lib.access(workspace_principal, identity_id, assign_action)
 
 checks contains {
 	"state": state_of(operator),
-	"what": sprintf("workspace `%s` (principal %s) assign on identity `%s`: %s", [input.workspace.name, workspace_principal, lib.name(identity_id), operator.summary]),
+	"what": sprintf("workspace `%s` (principal %s) assign on identity `%s`: %s", [workspace_name, workspace_principal, lib.name(identity_id), operator.summary]),
 	"evidence": operator,
-	"fix": lib.grant(workspace_principal, "Managed Identity Operator", identity_id, sprintf("Grant workspace `%s`'s identity Managed Identity Operator on identity `%s`", [input.workspace.name, lib.name(identity_id)])),
+	"fix": lib.fix_role_assignment(workspace_principal, "Managed Identity Operator", identity_id, sprintf("Grant workspace `%s`'s identity Managed Identity Operator on identity `%s`", [workspace_name, lib.name(identity_id)])),
 } if {
-	identity_id != ""
+	identity_id != null
 	workspace_principal != ""
 }
 
-# The connection's identity is set when it is created, from a YAML file that names the identity's
-# client id and resource id.
-recreate_connection := {
-	"description": sprintf("Recreate connection `%s` with the client id and resource id of its user-assigned identity", [connection.name]),
-	"automatic": false,
-	"argv": array.concat(
-		["az", "ml", "connection", "create", "--file", "<connection.yml>", "--workspace-name", input.workspace.name],
-		lib.target_args(connection.id),
-	),
-}
+# The connection's identity is set when it is created: recreate it naming the identity's resource
+# id and client id (placeholders where the snapshot does not know them).
+recreate_connection := lib.fix_connection_recreate(
+	connection.id,
+	target,
+	recreate_identity,
+	recreate_client,
+	sprintf("Recreate connection `%s` with the resource id and client id of its user-assigned identity", [connection.name]),
+)
+
+recreate_identity := identity_id if identity_id != null
+
+else := "<resource id of the user-assigned identity>"
+
+recreate_client := uai_client if {
+	uai != null
+	uai_client != ""
+} else := "<client id of the user-assigned identity>"
 
 state_of(decision) := "ok" if decision.decision == "granted"
 
@@ -140,9 +169,14 @@ undecided := [c | some c in checks; c.state == "unknown"]
 
 evidence := [c.evidence | some c in checks; c.evidence]
 
-label := sprintf("connection `%s` of workspace `%s`", [connection.name, input.workspace.name])
+label := sprintf("connection `%s` of workspace `%s`", [connection.name, workspace_name])
 
 result := {
+	"status": "unknown",
+	"message": sprintf("%s: the workspace is not in the snapshot, so whether it may use the connection's identity is not known", [label]),
+} if {
+	input.workspace == null
+} else := {
 	"status": "fail",
 	"message": sprintf("%s cannot build on its private base images: %s", [label, concat("; ", [c.what | some c in failed])]),
 	"evidence": evidence,

@@ -67,6 +67,10 @@ doc_in(ws, conn, identity, target) := {
 	"workspace": ws,
 	"registry_id": null,
 	"registry": null,
+	"credential": {
+		"resource_id": object.get(conn, ["properties", "credentials", "resourceId"], null),
+		"client_id": object.get(conn, ["properties", "credentials", "clientId"], null),
+	},
 	"credential_identity": identity,
 	"credential_identity_coverage": "complete",
 	"target_registry": target,
@@ -90,10 +94,6 @@ denied(principal, scope, action) := decision("denied", principal, scope, action)
 
 undecided(principal, scope, action) := decision("unknown", principal, scope, action)
 
-# The identity can pull, but the workspace may not assign it (the demo tenant's partner-images).
-pull_only(principal, scope, action) := granted(principal, scope, action) if {
-	action == "Microsoft.ContainerRegistry/registries/pull/read"
-} else := denied(principal, scope, action)
 
 test_not_applicable_to_other_connections if {
 	data.amlaudit.rules.private_acr_image_build.applicable with input as complete
@@ -101,42 +101,34 @@ test_not_applicable_to_other_connections if {
 	data.amlaudit.rules.private_acr_image_build.applicable with input as acr
 	pat := doc(connection(object.union(acr_connection.properties, {"authType": "PAT"})), uai, registry)
 	not data.amlaudit.rules.private_acr_image_build.applicable with input as pat
+	registry_connection := doc(connection(object.union(acr_connection.properties, {"category": "ACR", "authType": "RegistryConnection"})), uai, registry)
+	data.amlaudit.rules.private_acr_image_build.applicable with input as registry_connection
 	git := doc(connection({"category": "Git", "authType": "ManagedIdentity"}), null, null)
 	not data.amlaudit.rules.private_acr_image_build.applicable with input as git
 }
 
 test_pass_when_the_identity_pulls_and_the_workspace_may_assign_it if {
-	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as granted
+	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "pass"
 	r.message == "connection `private-base-images` of workspace `mlw-build`: identity `uai-image-build` can pull from `contosobaseimages` and the workspace may use it"
 	count(r.evidence) == 2
 }
 
 test_fail_without_managed_identity_operator if {
-	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as pull_only
+	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as denied with data.amlaudit.lib.pull as granted
 	r.status == "fail"
 	contains(r.message, "workspace `mlw-build` (principal fb68eb68-bda0-4923-bdde-8fcb603ae5da) assign on identity `uai-image-build`: denied (mock)")
 	r.remediation == [{
 		"description": "Grant workspace `mlw-build`'s identity Managed Identity Operator on identity `uai-image-build`",
-		"argv": [
-			"az", "role", "assignment", "create",
-			"--assignee-object-id", workspace_principal,
-			"--assignee-principal-type", "ServicePrincipal",
-			"--role", "Managed Identity Operator", "--scope", uai_id,
-		],
+		"edit": {"kind": "role_assignment", "principal_id": workspace_principal, "role": "Managed Identity Operator", "scope": uai_id},
 	}]
 }
 
 test_fail_without_pull_grants_acr_pull if {
-	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as denied
+	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as denied with data.amlaudit.lib.pull as denied
 	r.status == "fail"
 	some fix in r.remediation
-	fix.argv == [
-		"az", "role", "assignment", "create",
-		"--assignee-object-id", uai_principal,
-		"--assignee-principal-type", "ServicePrincipal",
-		"--role", "AcrPull", "--scope", base_images_id,
-	]
+	fix.edit == {"kind": "role_assignment", "principal_id": uai_principal, "role": "AcrPull", "scope": base_images_id}
 }
 
 test_fail_when_the_connection_names_no_identity if {
@@ -150,26 +142,28 @@ test_fail_when_the_connection_names_no_identity if {
 	r.status == "fail"
 	contains(r.message, "the connection names no identity")
 	r.remediation == [{
-		"description": "Recreate connection `private-base-images` with the client id and resource id of its user-assigned identity",
-		"automatic": false,
-		"argv": [
-			"az", "ml", "connection", "create", "--file", "<connection.yml>", "--workspace-name", "mlw-build",
-			"--resource-group", "rg-ml-build", "--subscription", sub,
-		],
+		"description": "Recreate connection `private-base-images` with the resource id and client id of its user-assigned identity",
+		"edit": {
+			"kind": "connection_recreate",
+			"connection": connection_id,
+			"target": "https://contosobaseimages.azurecr.io",
+			"identity_resource_id": "<resource id of the user-assigned identity>",
+			"identity_client_id": "<client id of the user-assigned identity>",
+		},
 	}]
 }
 
 test_fail_when_the_identity_does_not_exist_in_a_complete_subscription if {
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc(acr_connection, null, registry)
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "fail"
 	contains(r.message, "identity `uai-image-build` is not in the snapshot")
-	r.remediation[0].argv == ["az", "identity", "create", "--name", "uai-image-build", "--resource-group", "rg-shared-images", "--subscription", sub]
+	r.remediation[0].edit == {"kind": "identity_create", "identity": uai_id}
 }
 
 test_unknown_when_the_identity_is_in_a_subscription_not_read_completely if {
 	partial := object.union(doc(acr_connection, null, registry), {"credential_identity_coverage": "not_covered"})
-	r := data.amlaudit.rules.private_acr_image_build.result with input as partial with data.amlaudit.lib.access as granted
+	r := data.amlaudit.rules.private_acr_image_build.result with input as partial with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "unknown"
 	r.message == "connection `private-base-images` of workspace `mlw-build`: identity `uai-image-build` is not in the snapshot"
 }
@@ -177,42 +171,78 @@ test_unknown_when_the_identity_is_in_a_subscription_not_read_completely if {
 test_fail_when_the_client_id_does_not_match if {
 	other_client := connection(object.union(acr_connection.properties, {"credentials": {"clientId": "00000000-0000-0000-0000-000000000001", "resourceId": uai_id}}))
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc(other_client, uai, registry)
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "fail"
 	contains(r.message, sprintf("the connection's client id 00000000-0000-0000-0000-000000000001 is not identity `uai-image-build`'s client id %s", [uai_client]))
-	r.remediation[0].argv[3] == "create"
+	r.remediation[0].edit.kind == "connection_recreate"
+	r.remediation[0].edit.identity_client_id == uai_client
 }
 
 test_fail_when_the_workspace_has_no_system_assigned_identity if {
 	user_assigned_only := {"id": workspace_id, "name": "mlw-build", "identity": {"type": "UserAssigned"}}
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc_in(user_assigned_only, acr_connection, uai, registry)
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "fail"
 	contains(r.message, "workspace `mlw-build` has no system-assigned identity to use identity `uai-image-build`")
 	r.remediation == [{
-		"description": "Turn on workspace `mlw-build`'s system-assigned identity (keep UserAssigned in the type if it has user-assigned identities)",
-		"automatic": false,
-		"argv": ["az", "resource", "update", "--ids", workspace_id, "--set", "identity.type=SystemAssigned,UserAssigned"],
+		"description": "Turn on workspace `mlw-build`'s system-assigned identity",
+		"edit": {
+			"kind": "manual",
+			"text": "Keep UserAssigned in the identity type if the workspace has user-assigned identities.",
+			"argv": ["az", "resource", "update", "--ids", workspace_id, "--set", "identity.type=SystemAssigned,UserAssigned"],
+		},
 	}]
 }
 
 test_unknown_when_the_identity_has_no_principal_id if {
 	no_principal := object.union(uai, {"properties": {"principalId": ""}})
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc(acr_connection, no_principal, registry)
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "unknown"
 	contains(r.message, "identity `uai-image-build` has no principal id in the snapshot")
 }
 
 test_unknown_when_no_registry_has_the_target_login_server if {
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc(acr_connection, uai, null)
-		with data.amlaudit.lib.access as granted
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
 	r.status == "unknown"
 	contains(r.message, "no registry in the snapshot has login server `https://contosobaseimages.azurecr.io`")
 }
 
 test_unknown_when_the_permission_engine_cannot_decide if {
-	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as undecided
+	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as undecided with data.amlaudit.lib.pull as undecided
 	r.status == "unknown"
 	count(r.evidence) == 2
+}
+
+# The guidance's v1 SDK shape: authType RegistryConnection, the identity in `value` (the input's
+# `credential` holds what amlaudit read from it).
+test_pass_with_the_v1_registry_connection_shape if {
+	v1 := connection({
+		"category": "ACR",
+		"authType": "RegistryConnection",
+		"target": "contosobaseimages.azurecr.io",
+		"value": "{\"ResourceId\": \"x\", \"ClientId\": \"y\"}",
+		"valueFormat": "JSON",
+	})
+	input_doc := object.union(doc(v1, uai, registry), {"credential": {"resource_id": uai_id, "client_id": upper(uai_client)}})
+	r := data.amlaudit.rules.private_acr_image_build.result with input as input_doc
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
+	r.status == "pass"
+}
+
+test_unknown_when_the_workspace_is_not_in_the_snapshot if {
+	orphan := object.union(complete, {"workspace": null})
+	r := data.amlaudit.rules.private_acr_image_build.result with input as orphan
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as granted
+	r.status == "unknown"
+	r.message == "connection `private-base-images` of workspace `mlw-build`: the workspace is not in the snapshot, so whether it may use the connection's identity is not known"
+}
+
+test_pull_role_is_repository_reader_in_abac_mode if {
+	abac := object.union(registry, {"properties": {"roleAssignmentMode": "AbacRepositoryPermissions"}})
+	r := data.amlaudit.rules.private_acr_image_build.result with input as doc(acr_connection, uai, abac)
+		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as denied
+	r.status == "fail"
+	r.remediation[0].edit.role == "Container Registry Repository Reader"
 }

@@ -35,32 +35,48 @@ doc(registry_ref, registry_doc, services) := {
 }
 
 test_not_applicable_without_aci_deployments if {
-	data.amlaudit.rules.aci_deployments_need_admin.applicable with input as doc(registry_id, null, [aks, aci])
-	not data.amlaudit.rules.aci_deployments_need_admin.applicable with input as doc(registry_id, null, [aks])
+	r := data.amlaudit.rules.aci_deployments_need_admin.result with input as doc(registry_id, null, [aks])
+	r.status == "not_applicable"
+	r.message == "workspace `mlw-aci-legacy` has no ACI service in the snapshot and is not listed in aci_workspaces"
 }
 
-test_not_applicable_without_a_registry if {
+# A workspace that deploys to ACI but names no registry: its ACI images live in a registry the
+# snapshot does not show.
+test_unknown_without_a_registry if {
 	r := data.amlaudit.rules.aci_deployments_need_admin.result with input as doc(null, null, [aci])
-	r.status == "not_applicable"
-	r.message == "workspace `mlw-aci-legacy` has no container registry yet; Azure ML creates it with the admin user enabled"
+	r.status == "unknown"
+	r.message == "workspace `mlw-aci-legacy` has ACI services `legacy-aci` but names no container registry (properties.containerRegistry), so the registry its ACI images live in is not in the snapshot"
+}
+
+bare(services) := object.union(doc(null, null, services), {"resource": {"properties": null}})
+
+test_unknown_when_the_workspace_has_no_properties if {
+	r := data.amlaudit.rules.aci_deployments_need_admin.result with input as bare([aci])
+	r.status == "unknown"
+	contains(r.message, "has ACI services `legacy-aci`, but the workspace `mlw-aci-legacy` has no properties in the snapshot")
+	s := data.amlaudit.rules.aci_deployments_need_admin.result with input as bare([])
+	s.status == "unknown"
+	contains(s.message, "the snapshot shows no ACI service for it either")
 }
 
 test_fail_when_the_registry_admin_user_is_disabled if {
 	r := data.amlaudit.rules.aci_deployments_need_admin.result with input as doc(registry_id, registry({"adminUserEnabled": false}), [aci, aks])
 	r.status == "fail"
 	r.message == "workspace `mlw-aci-legacy` has ACI services `legacy-aci` but registry `mlacrlegacy` has the admin user disabled, so ACI deployments will fail"
-	r.remediation[0].argv == [
-		"az", "acr", "update", "--name", "mlacrlegacy",
-		"--resource-group", "rg-ml-legacy", "--subscription", sub,
-		"--admin-enabled", "true",
-	]
+	r.remediation[0].edit == {"kind": "registry_admin_user", "registry": registry_id, "enabled": true}
 }
 
-test_fail_when_admin_user_is_absent_for_a_listed_workspace if {
-	r := data.amlaudit.rules.aci_deployments_need_admin.result with input as doc(registry_id, registry({}), [])
+test_fail_for_a_listed_workspace if {
+	r := data.amlaudit.rules.aci_deployments_need_admin.result with input as doc(registry_id, registry({"adminUserEnabled": false}), [])
 		with data.amlaudit.params as {"aci_workspaces": ["mlw-aci-legacy"]}
 	r.status == "fail"
 	contains(r.message, "has ACI deployments (aci_workspaces parameter) but registry `mlacrlegacy`")
+}
+
+test_unknown_when_the_registry_does_not_say_whether_the_admin_user_is_enabled if {
+	r := data.amlaudit.rules.aci_deployments_need_admin.result with input as doc(registry_id, registry({}), [aci])
+	r.status == "unknown"
+	contains(r.message, "properties.adminUserEnabled is missing")
 }
 
 test_pass_when_the_admin_user_is_enabled if {

@@ -110,17 +110,56 @@ pub fn arm_type_of(id: &str) -> Option<String> {
 
 /// The GUID at the end of a role definition id, lower-cased; role definition ids appear with and
 /// without a `/subscriptions/<sub>` prefix, so only the GUID identifies the role.
+/// Whether `s` is a GUID (8-4-4-4-12 hex digits, either case): subscription, principal, app and
+/// role ids, checked before they reach a request path or are taken for a role name.
+pub fn is_guid(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() == 5
+        && parts
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 pub fn role_guid(role_definition_id: &str) -> String {
     short_name(role_definition_id).to_ascii_lowercase()
 }
 
 /// The parent of an id (one `type/name` pair up), used for child resources such as computes.
-pub fn parent_of(normalized: &str) -> Option<&str> {
-    let mut cut = normalized;
+/// It cuts on `/` in the string it is given, so the parent keeps that string's spelling: pass a
+/// normalised id for a join key, the original id for display.
+pub fn parent_of(id: &str) -> Option<&str> {
+    let mut cut = id.trim_end_matches('/');
     for _ in 0..2 {
         cut = &cut[..cut.rfind('/')?];
     }
     (!cut.is_empty()).then_some(cut)
+}
+
+/// The Azure ML workspace an id is, or lives under, in the id's own spelling:
+/// `.../providers/Microsoft.MachineLearningServices/workspaces/<name>`. Segments are matched
+/// case-insensitively and the result is cut from the original string on a segment boundary, never
+/// by the length of a lower-cased copy (lower-casing `K` (U+212A) or `İ` changes byte lengths).
+pub fn workspace_of(id: &str) -> Option<&str> {
+    let trimmed = id.trim_end_matches('/');
+    let mut end = 0;
+    let mut found = None;
+    let mut segments = trimmed.split('/').peekable();
+    let mut previous: [&str; 2] = ["", ""];
+    while let Some(segment) = segments.next() {
+        end += segment.len();
+        if previous[0].eq_ignore_ascii_case("Microsoft.MachineLearningServices")
+            && previous[1].eq_ignore_ascii_case("workspaces")
+            && !segment.is_empty()
+        {
+            found = Some(end);
+        }
+        previous = [previous[1], segment];
+        if segments.peek().is_some() {
+            end += 1;
+        }
+    }
+    found.map(|end| &trimmed[..end])
 }
 
 #[cfg(test)]
@@ -166,6 +205,18 @@ mod tests {
                 "/"
             ]
         );
+    }
+
+    #[test]
+    fn workspace_of_keeps_the_original_spelling_whatever_lower_casing_does() {
+        // U+212A KELVIN SIGN lower-cases to a one-byte `k`; `İ` to two characters.
+        let ws = "/subscriptions/s/resourceGroups/rg-\u{212A}\u{130}\u{20AC}/providers/Microsoft.MachineLearningServices/workspaces/mlw-prod-cmk";
+        let compute = format!("{ws}/computes/c1");
+        assert_eq!(workspace_of(&compute), Some(ws));
+        assert_eq!(workspace_of(ws), Some(ws));
+        assert_eq!(workspace_of(&format!("{ws}/")), Some(ws));
+        assert_eq!(workspace_of("/subscriptions/s/resourceGroups/rg"), None);
+        assert_eq!(parent_of(&compute), Some(ws));
     }
 
     #[test]

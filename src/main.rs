@@ -1,3 +1,5 @@
+#![forbid(unsafe_code)]
+
 // regorus allocates for nearly every step of an evaluation; glibc's malloc made allocation a
 // quarter of a large scan's instructions.
 #[global_allocator]

@@ -80,6 +80,7 @@ pub fn tenant(size: TenantSize) -> Snapshot {
             subscription_id: sub.clone(),
             status: ScopeStatus::Complete,
             errors: Vec::new(),
+            deny_assignments: Some(crate::inventory::snapshot::DenyAssignmentsRead::Read),
         });
     }
     for w in 0..size.workspaces {

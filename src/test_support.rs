@@ -22,6 +22,7 @@ pub fn result(rule: &str, id: &str, status: Status) -> RuleResult {
         exemption: None,
         baseline: None,
         location: None,
+        fix: None,
     }
 }
 

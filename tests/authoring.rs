@@ -150,7 +150,7 @@ fn bundled_policy_tests_pass_with_full_coverage() {
     }
     let coverage = report.coverage.expect("coverage");
     assert_eq!(coverage.percent, 100.0);
-    assert_eq!(coverage.files.len(), 8);
+    assert_eq!(coverage.files.len(), 11);
     for file in &coverage.files {
         assert!(
             file.evaluated && file.not_covered.is_empty(),
@@ -409,7 +409,7 @@ fn rules_lists_bundled_and_user_rules_in_every_format() {
     let table = run(amlaudit(dir.path()).args(["rules", "--policy-dir", "mine"]))
         .expect_code(0)
         .stdout;
-    for id in ["AML001", "AML007", "CORP104", "mine/extra.rego", "8 rules"] {
+    for id in ["AML001", "AML009", "CORP104", "mine/extra.rego", "10 rules"] {
         assert!(table.contains(id), "{id} missing from\n{table}");
     }
 
@@ -422,10 +422,11 @@ fn rules_lists_bundled_and_user_rules_in_every_format() {
     assert_eq!(
         ids,
         [
-            "AML001", "AML002", "AML003", "AML004", "AML005", "AML006", "AML007", "CORP104"
+            "AML001", "AML002", "AML003", "AML004", "AML005", "AML006", "AML007", "AML008",
+            "AML009", "CORP104"
         ]
     );
-    let mine = &rules[7];
+    let mine = &rules[9];
     assert_eq!(mine["bundled"], false);
     assert_eq!(mine["severity"], "low");
     assert_eq!(
@@ -571,7 +572,7 @@ fn new_rule_writes_a_skeleton_that_tests_lists_and_scans() {
         .filter(|(rule, _, _)| rule == "CORP200")
         .collect();
     // Every compute of the demo tenant, none of which has an owner tag.
-    assert_eq!(mine.len(), 13, "{mine:?}");
+    assert_eq!(mine.len(), 19, "{mine:?}");
     assert!(
         mine.iter().all(|(_, _, status)| status == "fail"),
         "{mine:?}"
@@ -756,16 +757,21 @@ fn the_worked_example_passes_its_tests_and_is_scanned() {
         .collect();
     contoso.sort();
     let expected = [
+        ("abac-acrpull-cluster", "pass"),
+        ("abac-cluster", "pass"),
         ("build-cluster", "pass"),
         ("cpu-cluster", "pass"),
         ("dev-cluster", "pass"),
         ("dev-cluster-2", "pass"),
         ("dev-cluster-3", "unknown"),
         ("dev-cluster-4", "fail"),
+        ("dev-cluster-5", "pass"),
         ("gpu-cluster", "pass"),
         ("legacy-cluster", "pass"),
+        ("quarantined-cluster", "pass"),
         ("shared-cluster", "unknown"),
         ("train-cmk", "pass"),
+        ("train-imported", "not_applicable"),
     ];
     let expected: Vec<(String, String)> = expected
         .iter()

@@ -96,6 +96,10 @@ fn access_on_imported_az_output_explains_inherited_and_custom_grants() {
         .args(["access", "--snapshot"])
         .arg(&snapshot)
         .args(["--principal", GPU_PRINCIPAL, "--scope", ACR])
+        .args([
+            "--action",
+            "Microsoft.ContainerRegistry/registries/pull/read",
+        ])
         .assert()
         .code(0)
         .stdout(predicate::str::contains("GRANTED"))
@@ -291,15 +295,22 @@ fn bad_input_names_the_file_and_place_and_writes_nothing() {
     )
     .unwrap();
     amlaudit()
-        .args(["access", "--principal", "p", "--scope", "/a", "--snapshot"])
+        .args([
+            "access",
+            "--principal",
+            "3c9b1a7e-52d4-4f8a-b6e0-9d2c4a1f7e35",
+            "--scope",
+            "/subscriptions/s/resourceGroups/rg",
+            "--snapshot",
+        ])
         .arg(&bad_snapshot)
         .assert()
         .code(2)
         .stderr(predicate::str::contains(
-            "bad-snapshot.json: at $.resources[1]: missing `id`",
+            "bad-snapshot.json:1:107: at $.resources[1]: missing `id`",
         ))
         .stderr(predicate::str::contains(
-            "at $.resources[2].properties.roleDefinitionId",
+            "bad-snapshot.json:1:122: at $.resources[2].properties.roleDefinitionId",
         ));
 }
 
@@ -319,4 +330,439 @@ fn help_reads_well() {
         .stdout(predicate::str::contains(
             "Microsoft.ContainerRegistry/registries/pull/read",
         ));
+}
+
+// ---- issue 10 / 15: the pull question, near misses, classification, input checks ----
+
+const S1: &str = "b61e6ba5-3682-4dd6-b804-69b84b2d451c";
+const ACR_ABAC: &str = "/subscriptions/b61e6ba5-3682-4dd6-b804-69b84b2d451c/resourceGroups/rg-ml-abac/providers/Microsoft.ContainerRegistry/registries/mlacrabac";
+const ACR_DEV: &str = "/subscriptions/ec7ac8ad-1b2b-406b-aae1-2c972399d29d/resourceGroups/rg-ml-dev/providers/Microsoft.ContainerRegistry/registries/mlacrdev";
+
+fn access_json(args: &[&str], code: i32) -> Value {
+    let out = amlaudit()
+        .args(["access", "--format", "json", "--snapshot"])
+        .arg(demo())
+        .args(args)
+        .assert()
+        .code(code)
+        .get_output()
+        .stdout
+        .clone();
+    serde_json::from_slice(&out).unwrap()
+}
+
+#[test]
+fn access_answers_the_abac_pull_question_with_the_condition_it_evaluated() {
+    // abac-cluster: Container Registry Repository Reader limited to azureml/ repositories.
+    let d = access_json(
+        &[
+            "--principal",
+            "6a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+            "--scope",
+            ACR_ABAC,
+        ],
+        0,
+    );
+    assert_eq!(d["decision"], "granted");
+    assert_eq!(d["mode"], "abac");
+    assert_eq!(
+        d["repositories"],
+        serde_json::json!(["azureml/azureml_image"])
+    );
+    let grant = d["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["contribution"] == "grants")
+        .unwrap();
+    assert_eq!(grant["role_name"], "Container Registry Repository Reader");
+    assert_eq!(grant["condition"]["result"], "true");
+    assert_eq!(grant["condition"]["repository"], "azureml/azureml_image");
+    // Another repository: the condition is false, and that is the near miss.
+    let d = access_json(
+        &[
+            "--principal",
+            "6a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+            "--scope",
+            ACR_ABAC,
+            "--repository",
+            "team/base",
+        ],
+        1,
+    );
+    assert_eq!(d["evidence"][1]["near_miss"], "condition_false", "{d:#}");
+    // abac-acrpull-cluster: AcrPull is not honoured in ABAC mode; the text says why.
+    amlaudit()
+        .args(["access", "--snapshot"])
+        .arg(demo())
+        .args([
+            "--principal",
+            "7b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+            "--scope",
+            ACR_ABAC,
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("DENIED"))
+        .stdout(predicate::str::contains("mode abac"))
+        .stdout(predicate::str::contains("AcrPull, AcrPush, AcrDelete"));
+    // With --action the question is exactly that operation, by RBAC alone: AcrPull grants it.
+    amlaudit()
+        .args(["access", "--snapshot"])
+        .arg(demo())
+        .args([
+            "--principal",
+            "7b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e",
+            "--scope",
+            ACR_ABAC,
+            "--action",
+            "Microsoft.ContainerRegistry/registries/pull/read",
+        ])
+        .assert()
+        .code(0);
+}
+
+#[test]
+fn access_names_the_deny_assignment_and_the_group_that_decided() {
+    // quarantined-cluster: Repository Reader on the resource group, denied by a deployment stack.
+    let d = access_json(
+        &[
+            "--principal",
+            "8c4d5e6f-7a8b-4c9d-8e1f-2a3b4c5d6e7f",
+            "--scope",
+            ACR_ABAC,
+        ],
+        1,
+    );
+    assert_eq!(d["decision"], "denied");
+    let deny = d["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "deny_assignment")
+        .unwrap();
+    assert_eq!(deny["contribution"], "denies");
+    assert!(
+        d["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("deny assignment")
+    );
+    // dev-cluster-5: AcrPull through the ml-image-pullers group.
+    let d = access_json(
+        &[
+            "--principal",
+            "9d5e6f7a-8b9c-4d0e-9f2a-3b4c5d6e7f80",
+            "--scope",
+            ACR_DEV,
+        ],
+        0,
+    );
+    let grant = d["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["contribution"] == "grants")
+        .unwrap();
+    assert_eq!(grant["group_id"], "5e6f7a8b-9c0d-4e1f-8a3b-4c5d6e7f8091");
+}
+
+#[test]
+fn a_denied_answer_lists_its_near_misses() {
+    // dev-cluster: AcrPull at `rg-ml`, which only shares a prefix with `rg-ml-dev`.
+    amlaudit()
+        .args(["access", "--snapshot"])
+        .arg(demo())
+        .args([
+            "--principal",
+            "07ddd33d-2e9e-466d-abce-3acd197f957f",
+            "--scope",
+            ACR_DEV,
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "AcrPull (7f951dda-4ed3-4680-a7ca-43fe172d538d)",
+        ))
+        .stdout(predicate::str::contains("is not a parent scope"));
+    let d = access_json(
+        &[
+            "--principal",
+            "07ddd33d-2e9e-466d-abce-3acd197f957f",
+            "--scope",
+            ACR_DEV,
+        ],
+        1,
+    );
+    assert!(
+        d["evidence"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["near_miss"] == "prefix_not_parent"),
+        "{d:#}"
+    );
+}
+
+#[test]
+fn data_action_namespaces_are_classified_and_can_be_overridden() {
+    // dev-cluster-4 holds Contributor at S2: `*` covers control-plane actions, not data actions.
+    let vault = "/subscriptions/ec7ac8ad-1b2b-406b-aae1-2c972399d29d/resourceGroups/rg-ml-dev/providers/Microsoft.KeyVault/vaults/kv-dev";
+    let secret = "Microsoft.KeyVault/vaults/secrets/getSecret/action";
+    let base = [
+        "--principal",
+        "93842ea6-95b9-4bd7-bbc4-bb7d683337d3",
+        "--scope",
+        vault,
+        "--action",
+        secret,
+    ];
+    let d = access_json(&base, 1);
+    assert_eq!(d["data_action"], true);
+    let mut control = base.to_vec();
+    control.push("--control-action");
+    let d = access_json(&control, 0);
+    assert_eq!(d["data_action"], false);
+}
+
+#[test]
+fn access_refuses_questions_that_are_not_questions() {
+    let registry = format!(
+        "/subscriptions/{S1}/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/r"
+    );
+    let principal = "6a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+    for (args, why) in [
+        (vec!["--principal", "", "--scope", &registry], "GUID"),
+        (
+            vec!["--principal", "not-a-guid", "--scope", &registry],
+            "GUID",
+        ),
+        (
+            vec!["--principal", principal, "--scope", "rg/acr"],
+            "not an ARM id",
+        ),
+        (
+            vec!["--principal", principal, "--scope", "/subscriptions/s/../x"],
+            "..",
+        ),
+        (
+            vec!["--principal", principal, "--scope", "/subscriptions//s"],
+            "//",
+        ),
+        (
+            vec![
+                "--principal",
+                principal,
+                "--scope",
+                "/subscriptions/s\u{1b}[2J",
+            ],
+            "control",
+        ),
+        (
+            vec![
+                "--principal",
+                principal,
+                "--scope",
+                &registry,
+                "--action",
+                "",
+            ],
+            "empty",
+        ),
+        (
+            vec![
+                "--principal",
+                principal,
+                "--scope",
+                &registry,
+                "--action",
+                "*",
+            ],
+            "`*`",
+        ),
+        (
+            vec![
+                "--principal",
+                principal,
+                "--scope",
+                &registry,
+                "--action",
+                "Microsoft.Authorization/*",
+            ],
+            "`*`",
+        ),
+    ] {
+        let out = amlaudit()
+            .args(["access", "--snapshot"])
+            .arg(demo())
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains('\u{1b}'),
+            "control characters are shown, not sent"
+        );
+    }
+}
+
+#[test]
+fn import_reads_deny_assignment_lists_and_graph_membership_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let deny = dir.path().join("deny.json");
+    std::fs::write(
+        &deny,
+        serde_json::json!({"value": [{
+            "id": format!("{ACR}/providers/Microsoft.Authorization/denyAssignments/d1"),
+            "type": "Microsoft.Authorization/denyAssignments",
+            "name": "d1",
+            "properties": {
+                "denyAssignmentName": "stack",
+                "permissions": [{"actions": ["*"], "notActions": [], "dataActions": [], "notDataActions": []}],
+                "scope": ACR,
+                "principals": [{"id": "00000000-0000-0000-0000-000000000000", "type": "SystemDefined"}],
+                "excludePrincipals": [{"id": CPU_PRINCIPAL, "type": "ServicePrincipal"}],
+                "doNotApplyToChildScopes": false
+            }
+        }]})
+        .to_string(),
+    )
+    .unwrap();
+    let groups = dir.path().join("groups.json");
+    std::fs::write(
+        &groups,
+        serde_json::json!({
+            GPU_PRINCIPAL: {"@odata.context": "x", "value": [
+                {"@odata.type": "#microsoft.graph.group", "id": "11111111-2222-4333-8444-555555555555"},
+                {"@odata.type": "#microsoft.graph.directoryRole", "id": "66666666-2222-4333-8444-555555555555"}
+            ]},
+            CPU_PRINCIPAL: {"value": ["77777777-2222-4333-8444-555555555555"], "@odata.nextLink": "https://graph.microsoft.com/next"}
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = dir.path().join("snapshot.json");
+    amlaudit()
+        .args(["import", "--subscription", SUB, "--output"])
+        .arg(&out)
+        .args(
+            [
+                "az/role-assignment-list.json",
+                "az/role-definition-list.json",
+                "az/acr-show.json",
+            ]
+            .map(data),
+        )
+        .arg(&deny)
+        .arg(&groups)
+        .assert()
+        .success();
+    let snapshot: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(snapshot["scopes"][0]["deny_assignments"], "read");
+    assert_eq!(
+        snapshot["directory"]["group_memberships"][GPU_PRINCIPAL],
+        serde_json::json!(["11111111-2222-4333-8444-555555555555"])
+    );
+    assert!(snapshot["directory"]["group_memberships"][CPU_PRINCIPAL].is_null());
+    assert_eq!(
+        snapshot["directory"]["errors"][0]["principal_id"],
+        CPU_PRINCIPAL
+    );
+    // The Everyone deny assignment now decides the GPU identity's pull; the CPU one is excluded.
+    let d: Value = serde_json::from_slice(
+        &amlaudit()
+            .args(["access", "--format", "json", "--snapshot"])
+            .arg(&out)
+            .args([
+                "--principal",
+                GPU_PRINCIPAL,
+                "--scope",
+                ACR,
+                "--action",
+                "Microsoft.ContainerRegistry/registries/pull/read",
+            ])
+            .assert()
+            .code(1)
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(d["decision"], "denied");
+    // An empty deny list names no subscription: the user vouches for it.
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, r#"{"value": []}"#).unwrap();
+    let out2 = dir.path().join("snapshot2.json");
+    amlaudit()
+        .args([
+            "import",
+            "--subscription",
+            SUB,
+            "--deny-assignments-listed",
+            SUB,
+            "--output",
+        ])
+        .arg(&out2)
+        .arg(data("az/acr-show.json"))
+        .arg(&empty)
+        .assert()
+        .success();
+    let snapshot: Value = serde_json::from_slice(&std::fs::read(&out2).unwrap()).unwrap();
+    assert_eq!(snapshot["scopes"][0]["deny_assignments"], "read");
+}
+
+/// What `az resource list` gives (`properties: null` everywhere) supports no pass and no
+/// not_applicable: every rule that needs a property says unknown, naming it.
+#[test]
+fn a_scan_of_plain_az_resource_list_output_passes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let snapshot = dir.path().join("snapshot.json");
+    amlaudit()
+        .args(["import", "--subscription", SUB, "--output"])
+        .arg(&snapshot)
+        .arg(data("az/resource-list.json"))
+        .assert()
+        .success();
+    let out = dir.path().join("reports");
+    amlaudit()
+        .arg("scan")
+        .arg("--snapshot")
+        .arg(&snapshot)
+        .arg("--out-dir")
+        .arg(&out)
+        .assert()
+        .code(3);
+    let report: Value =
+        serde_json::from_slice(&std::fs::read(out.join("findings.json")).unwrap()).unwrap();
+    let results = report["results"].as_array().unwrap();
+    let by_rule =
+        |rule: &str| -> Vec<&Value> { results.iter().filter(|r| r["rule_id"] == rule).collect() };
+    assert!(!results.is_empty());
+    for result in results {
+        assert_eq!(
+            result["status"], "unknown",
+            "{} on {}: {}",
+            result["rule_id"], result["resource_name"], result["message"]
+        );
+    }
+    // The registry, and each rule on the workspace, name what is missing.
+    assert!(
+        by_rule("AML001")[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("has no properties")
+    );
+    for rule in ["AML004", "AML006", "AML007"] {
+        let on_workspace = by_rule(rule);
+        assert_eq!(on_workspace.len(), 1, "{rule}");
+        assert!(
+            on_workspace[0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("workspace `mlw` has no properties"),
+            "{rule}: {}",
+            on_workspace[0]["message"]
+        );
+    }
 }

@@ -34,6 +34,8 @@ fn report(out: &Path) -> Value {
 
 const EXPECTED_DEMO: &[(&str, &str, &str)] = &[
     ("AML001", "contosobaseimages", "pass"),
+    ("AML001", "mlacrabac", "pass"),
+    ("AML001", "mlacrarchive", "unknown"),
     ("AML001", "mlacrbuild", "pass"),
     ("AML001", "mlacrcmk", "pass"),
     ("AML001", "mlacrdev", "pass"),
@@ -41,33 +43,109 @@ const EXPECTED_DEMO: &[(&str, &str, &str)] = &[
     ("AML001", "mlacrprod", "pass"),
     ("AML001", "mlacrsandbox", "fail"),
     ("AML001", "partnerimages", "pass"),
-    ("AML002", "build-cluster", "unknown"),
+    ("AML002", "abac-acrpull-cluster", "fail"),
+    ("AML002", "abac-cluster", "pass"),
+    ("AML002", "aks-scoring-mi", "not_applicable"),
+    ("AML002", "aks-scoring-sp", "not_applicable"),
+    ("AML002", "aks-scoring-sp-2", "not_applicable"),
+    ("AML002", "build-cluster", "fail"),
     ("AML002", "cpu-cluster", "pass"),
     ("AML002", "dev-cluster", "fail"),
     ("AML002", "dev-cluster-2", "fail"),
     ("AML002", "dev-cluster-3", "unknown"),
     ("AML002", "dev-cluster-4", "pass"),
+    ("AML002", "dev-cluster-5", "pass"),
     ("AML002", "gpu-cluster", "pass"),
     ("AML002", "legacy-cluster", "fail"),
+    ("AML002", "notebook-alice", "not_applicable"),
+    ("AML002", "quarantined-cluster", "fail"),
     ("AML002", "shared-cluster", "unknown"),
     ("AML002", "train-cmk", "pass"),
+    ("AML002", "train-imported", "unknown"),
+    ("AML003", "abac-acrpull-cluster", "not_applicable"),
+    ("AML003", "abac-cluster", "not_applicable"),
     ("AML003", "aks-scoring-mi", "fail"),
     ("AML003", "aks-scoring-sp", "pass"),
+    ("AML003", "aks-scoring-sp-2", "pass"),
+    ("AML003", "build-cluster", "not_applicable"),
+    ("AML003", "cpu-cluster", "not_applicable"),
+    ("AML003", "dev-cluster", "not_applicable"),
+    ("AML003", "dev-cluster-2", "not_applicable"),
+    ("AML003", "dev-cluster-3", "not_applicable"),
+    ("AML003", "dev-cluster-4", "not_applicable"),
+    ("AML003", "dev-cluster-5", "not_applicable"),
+    ("AML003", "gpu-cluster", "not_applicable"),
+    ("AML003", "legacy-cluster", "not_applicable"),
+    ("AML003", "notebook-alice", "not_applicable"),
+    ("AML003", "quarantined-cluster", "not_applicable"),
+    ("AML003", "shared-cluster", "not_applicable"),
+    ("AML003", "train-cmk", "not_applicable"),
+    ("AML003", "train-imported", "not_applicable"),
+    ("AML004", "mlw-abac", "not_applicable"),
     ("AML004", "mlw-aci-legacy", "not_applicable"),
+    ("AML004", "mlw-aci-noreg", "not_applicable"),
     ("AML004", "mlw-build", "not_applicable"),
+    ("AML004", "mlw-cmk-policy", "fail"),
     ("AML004", "mlw-dev", "not_applicable"),
     ("AML004", "mlw-dev-cmk", "fail"),
     ("AML004", "mlw-dev-uai", "not_applicable"),
+    ("AML004", "mlw-imported", "unknown"),
     ("AML004", "mlw-prod", "not_applicable"),
     ("AML004", "mlw-prod-cmk", "pass"),
     ("AML004", "mlw-sandbox", "not_applicable"),
     ("AML004", "mlw-shared-acr", "not_applicable"),
     ("AML005", "partner-images", "fail"),
     ("AML005", "private-base-images", "pass"),
+    ("AML005", "privateAcr", "pass"),
+    ("AML005", "retired-acr", "unknown"),
+    ("AML005", "team-images", "pass"),
+    ("AML006", "mlw-abac", "not_applicable"),
+    ("AML006", "mlw-aci-legacy", "not_applicable"),
+    ("AML006", "mlw-aci-noreg", "not_applicable"),
+    ("AML006", "mlw-build", "not_applicable"),
+    ("AML006", "mlw-cmk-policy", "not_applicable"),
+    ("AML006", "mlw-dev", "not_applicable"),
+    ("AML006", "mlw-dev-cmk", "not_applicable"),
     ("AML006", "mlw-dev-uai", "fail"),
+    ("AML006", "mlw-imported", "unknown"),
+    ("AML006", "mlw-prod", "not_applicable"),
     ("AML006", "mlw-prod-cmk", "pass"),
+    ("AML006", "mlw-sandbox", "not_applicable"),
+    ("AML006", "mlw-shared-acr", "not_applicable"),
+    ("AML007", "mlw-abac", "not_applicable"),
     ("AML007", "mlw-aci-legacy", "fail"),
+    ("AML007", "mlw-aci-noreg", "unknown"),
+    ("AML007", "mlw-build", "not_applicable"),
+    ("AML007", "mlw-cmk-policy", "not_applicable"),
     ("AML007", "mlw-dev", "pass"),
+    ("AML007", "mlw-dev-cmk", "not_applicable"),
+    ("AML007", "mlw-dev-uai", "not_applicable"),
+    ("AML007", "mlw-imported", "unknown"),
+    ("AML007", "mlw-prod", "not_applicable"),
+    ("AML007", "mlw-prod-cmk", "not_applicable"),
+    ("AML007", "mlw-sandbox", "not_applicable"),
+    ("AML007", "mlw-shared-acr", "not_applicable"),
+    ("AML008", "abac-acrpull-cluster", "not_applicable"),
+    ("AML008", "abac-cluster", "not_applicable"),
+    ("AML008", "aks-scoring-mi", "not_applicable"),
+    ("AML008", "aks-scoring-sp", "pass"),
+    ("AML008", "aks-scoring-sp-2", "fail"),
+    ("AML008", "build-cluster", "not_applicable"),
+    ("AML008", "cpu-cluster", "not_applicable"),
+    ("AML008", "dev-cluster", "not_applicable"),
+    ("AML008", "dev-cluster-2", "not_applicable"),
+    ("AML008", "dev-cluster-3", "not_applicable"),
+    ("AML008", "dev-cluster-4", "not_applicable"),
+    ("AML008", "dev-cluster-5", "not_applicable"),
+    ("AML008", "gpu-cluster", "not_applicable"),
+    ("AML008", "legacy-cluster", "not_applicable"),
+    ("AML008", "notebook-alice", "not_applicable"),
+    ("AML008", "quarantined-cluster", "not_applicable"),
+    ("AML008", "shared-cluster", "not_applicable"),
+    ("AML008", "train-cmk", "not_applicable"),
+    ("AML008", "train-imported", "not_applicable"),
+    ("AML009", "dockerhub", "not_applicable"),
+    ("AML009", "partner-secret", "fail"),
 ];
 
 fn triples(report: &Value) -> BTreeSet<(String, String, String)> {
@@ -117,7 +195,7 @@ fn the_json_report_carries_run_metadata_evidence_and_remediation() {
     assert_eq!(report["snapshot"]["sha256"].as_str().unwrap().len(), 64);
     assert_eq!(report["snapshot"]["collected_at"], "2026-11-20T09:30:00Z");
     assert_eq!(report["summary"]["total"], EXPECTED_DEMO.len());
-    assert_eq!(report["summary"]["by_rule"]["AML002"]["fail"], 3);
+    assert_eq!(report["summary"]["by_rule"]["AML002"]["fail"], 6);
     let results = report["results"].as_array().unwrap();
     let find = |rule: &str, name: &str| {
         results
@@ -137,6 +215,11 @@ fn the_json_report_carries_run_metadata_evidence_and_remediation() {
                 .iter()
                 .map(|a| a.as_str().unwrap().to_string())
                 .collect();
+            // A manual step may be prose only (what to do has no command).
+            if argv.is_empty() {
+                assert_eq!(f["edit"]["kind"], "manual", "{f}");
+                continue;
+            }
             assert_eq!(argv[0], "az");
             assert_eq!(shlex::split(f["command"].as_str().unwrap()).unwrap(), argv);
         }
@@ -174,7 +257,8 @@ fn the_json_report_carries_run_metadata_evidence_and_remediation() {
             .unwrap()
             .contains("`mlw-dev`")
     );
-    // A compute without identity gets one first, then (manually) its role.
+    // A compute without identity gets one first, then its role, for the principal the first
+    // step outputs: proven, so both run.
     let legacy = find("AML002", "legacy-cluster");
     assert!(
         legacy["remediation"][0]["command"]
@@ -182,10 +266,18 @@ fn the_json_report_carries_run_metadata_evidence_and_remediation() {
             .unwrap()
             .contains("--identity-type SystemAssigned")
     );
-    assert_eq!(legacy["remediation"][1]["automatic"], false);
+    assert_eq!(legacy["remediation"][1]["automatic"], true);
+    assert_eq!(legacy["fix"]["verified"], "closes");
+    assert!(
+        legacy["remediation"][1]["command"]
+            .as_str()
+            .unwrap()
+            .contains("'<principal id from step 0>'")
+    );
     assert_eq!(
         find("AML002", "build-cluster")["evidence"][0]["decision"],
-        "unknown"
+        "denied",
+        "its condition (repositories starting with approved/) is false for Azure ML's images"
     );
 }
 
@@ -419,7 +511,8 @@ fn a_broken_policy_names_its_file_and_line_and_writes_nothing() {
         .stderr(predicate::str::contains(":13:"));
     assert!(!out.exists());
 
-    // A runtime error names the rule, the file and the resource.
+    // A runtime error names the rule, the file and the resource; with --fail-fast nothing is
+    // written, otherwise the reports carry it as an `error` result (tests/hardening.rs).
     user_rule(
         dir.path(),
         "X001",
@@ -429,6 +522,7 @@ fn a_broken_policy_names_its_file_and_line_and_writes_nothing() {
     scan(&demo(), &out)
         .arg("--policy-dir")
         .arg(&policies)
+        .arg("--fail-fast")
         .assert()
         .code(2)
         .stderr(predicate::str::contains("x001.rego"))
@@ -458,5 +552,5 @@ fn a_user_rule_runs_beside_the_bundled_ones() {
         .iter()
         .filter(|r| r["rule_id"] == "CORP001")
         .collect();
-    assert_eq!(corp.len(), 8);
+    assert_eq!(corp.len(), 10);
 }

@@ -28,6 +28,8 @@ fn amlaudit(fake: &FakeAzure) -> assert_cmd::Command {
             &fake.url,
             "--ml-endpoint",
             &fake.url,
+            "--graph-endpoint",
+            &fake.url,
         ])
         .timeout(Duration::from_secs(60));
     cmd
@@ -152,8 +154,10 @@ fn collects_exactly_the_demo_tenant_through_paging_throttling_and_errors() {
         stderr.contains("authenticated with managed identity (IDENTITY_ENDPOINT)"),
         "{stderr}"
     );
-    // One token for the whole run, for the ARM endpoint's audience.
-    assert_eq!(fake.token_requests(), std::slice::from_ref(&fake.url));
+    // One token per audience (ARM, and Graph, which the fake also serves), never one a request.
+    let tokens = fake.token_requests();
+    assert!(!tokens.is_empty() && tokens.len() <= 2, "{tokens:?}");
+    assert!(tokens.iter().all(|t| t == &fake.url), "{tokens:?}");
     // Nothing that returns secrets, and nothing unauthenticated.
     for hit in fake.hits() {
         let p = hit.path.to_ascii_lowercase();
@@ -193,9 +197,11 @@ fn a_forbidden_subscription_is_recorded_and_exits_3() {
     assert_eq!(
         types,
         BTreeSet::from([
+            "Microsoft.Authorization/denyAssignments",
             "Microsoft.Authorization/roleAssignments",
             "Microsoft.ContainerRegistry/registries",
             "Microsoft.ContainerService/managedClusters",
+            "Microsoft.KeyVault/vaults",
             "Microsoft.MachineLearningServices/workspaces",
             "Microsoft.ManagedIdentity/userAssignedIdentities",
             "Microsoft.Resources/subscriptions",
@@ -597,4 +603,67 @@ fn a_configured_credential_that_fails_is_an_error_before_any_request() {
     );
     assert!(!stderr.contains("Azure CLI"), "{stderr}");
     assert!(fake.hits().is_empty(), "no ARM request without a token");
+}
+
+#[test]
+fn deny_assignments_abac_registries_and_graph_memberships_are_collected() {
+    let (tenant, s1, s2) = demo_subscriptions();
+    // The GPU cluster's identity is in three groups: Graph pages them two at a time.
+    let gpu = "d66b4b4d-b47a-4101-8681-89f46a84e8d5";
+    // Graph refuses the CPU cluster's user-assigned identity (no directory read permission).
+    let refused = "939ae232-588e-4bce-b71e-d78a1dc02e27";
+    let fake = FakeAzure::start(tenant.with_graph_denied(refused), Config::default());
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("snapshot.json");
+    amlaudit(&fake)
+        .args(["--subscription", &s1, &s2, "-o"])
+        .arg(&out)
+        .assert()
+        .code(0);
+    let snapshot = read(&out);
+    for sub in [&s1, &s2] {
+        assert_eq!(scope(&snapshot, sub)["deny_assignments"], "read");
+    }
+    let resources = by_id(&snapshot);
+    assert!(
+        resources
+            .keys()
+            .any(|id| id.contains("/providers/microsoft.authorization/denyassignments/")),
+        "the deny assignment was collected"
+    );
+    let abac = resources
+        .values()
+        .find(|r| r["name"] == "mlacrabac")
+        .expect("the ABAC registry");
+    assert_eq!(
+        abac["properties"]["roleAssignmentMode"],
+        "AbacRepositoryPermissions"
+    );
+    // Memberships, paged through @odata.nextLink.
+    let memberships = &snapshot["directory"]["group_memberships"];
+    assert_eq!(memberships[gpu].as_array().unwrap().len(), 3);
+    assert!(
+        fake.hits()
+            .iter()
+            .any(|h| h.path.contains(gpu) && h.query.contains("skiptoken")),
+        "the second page was read"
+    );
+    assert_eq!(
+        memberships["9d5e6f7a-8b9c-4d0e-9f2a-3b4c5d6e7f80"],
+        serde_json::json!(["5e6f7a8b-9c0d-4e1f-8a3b-4c5d6e7f8091"])
+    );
+    // The AKS service principal's app id was resolved to its object id.
+    assert_eq!(
+        snapshot["directory"]["service_principals"]["cef350e7-08d0-4bfe-b36f-4c484fee8d49"],
+        "2b1522b8-a15f-49c8-98b8-413f8ef5b163"
+    );
+    // The 403 is recorded and that principal's groups stay unknown.
+    assert!(memberships[refused].is_null());
+    let error = snapshot["directory"]["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["principal_id"] == refused)
+        .expect("the refused principal is recorded");
+    assert_eq!(error["http_status"], 403);
 }

@@ -19,6 +19,13 @@ test_access_answers_unknown_without_a_snapshot if {
 	d.data_action == false
 }
 
+test_pull_answers_unknown_without_a_snapshot if {
+	d := lib.pull("d66b4b4d-b47a-4101-8681-89f46a84e8d5", registry_id, lib.azureml_repositories)
+	d.decision == "unknown"
+	d.mode == "unknown"
+	d.repositories == ["azureml/azureml_image"]
+}
+
 test_data_access_answers_unknown_without_a_snapshot if {
 	d := lib.data_access("bce1cb34-00e2-47d7-9eda-7e46a386c4a7", registry_id, "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write")
 	d.decision == "unknown"
@@ -70,15 +77,16 @@ test_target_args if {
 	lib.target_args(registry_id) == ["--resource-group", "rg-ml-prod", "--subscription", "b61e6ba5-3682-4dd6-b804-69b84b2d451c"]
 }
 
-test_grant_assigns_by_object_id if {
+test_grant_is_a_role_assignment_edit if {
 	lib.grant("p1", "AcrPull", registry_id, "Grant it") == {
 		"description": "Grant it",
-		"argv": [
-			"az", "role", "assignment", "create",
-			"--assignee-object-id", "p1",
-			"--assignee-principal-type", "ServicePrincipal",
-			"--role", "AcrPull",
-			"--scope", registry_id,
-		],
+		"edit": {"kind": "role_assignment", "principal_id": "p1", "role": "AcrPull", "scope": registry_id},
 	}
+}
+
+test_pull_roles_follow_the_registry_mode if {
+	lib.pull_roles({"properties": {"roleAssignmentMode": "AbacRepositoryPermissions"}}) == ["Container Registry Repository Reader"]
+	lib.pull_roles({"properties": {"roleAssignmentMode": "LegacyRegistryPermissions"}}) == ["AcrPull"]
+	lib.pull_roles({"properties": {}}) == ["AcrPull", "Container Registry Repository Reader"]
+	lib.pull_roles(null) == ["AcrPull", "Container Registry Repository Reader"]
 }

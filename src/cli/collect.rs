@@ -33,6 +33,10 @@ pub struct CollectArgs {
     /// scope follows it: URL + `/.default`.
     #[arg(long, value_name = "URL")]
     pub arm_endpoint: Option<String>,
+    /// Microsoft Graph endpoint for group memberships and app-id lookups (default: the cloud's;
+    /// https, or http on loopback only).
+    #[arg(long, value_name = "URL")]
+    pub graph_endpoint: Option<String>,
     /// Use this Azure ML data plane for v1 web services instead of `https://<region>.api.azureml.ms`
     /// (https, or http on loopback only).
     #[arg(long, value_name = "URL")]
@@ -90,6 +94,7 @@ impl CollectArgs {
             subscriptions,
             cloud: self.cloud,
             arm_endpoint: self.arm_endpoint.clone(),
+            graph_endpoint: self.graph_endpoint.clone(),
             ml_endpoint: self.ml_endpoint.clone(),
             concurrency: usize::from(self.concurrency),
             via: self.via,
@@ -106,7 +111,7 @@ impl CollectArgs {
     pub fn collect(&self, quiet: bool) -> Result<Collection, CollectError> {
         let collector = Collector::connect(&self.settings(!quiet))?;
         if !quiet {
-            eprintln!("authenticated with {}", collector.credential());
+            say!("authenticated with {}", collector.credential());
         }
         let collection = collector.run()?;
         if !quiet {
@@ -140,7 +145,7 @@ pub fn run(args: CollectCommandArgs) -> anyhow::Result<Exit> {
         Some(path) => {
             write_atomically(path, &bytes).context("writing the snapshot")?;
             if !args.quiet {
-                eprintln!("wrote {}", path.display());
+                say!("wrote {}", path.display());
             }
         }
     }
@@ -174,7 +179,7 @@ fn print_summary(collection: &Collection) {
     };
     let stats = &collection.stats;
     let waited: Duration = stats.retry_after_waits.iter().sum();
-    eprintln!(
+    say!(
         "collected {} resources from {} subscription(s) in {:.1}s: {} complete, {} partial, {} failed; \
          {} requests, {} retried, {} throttled (waited {:.1}s as Retry-After asked), {} paced",
         snapshot.resources.len(),
@@ -198,12 +203,12 @@ fn print_summary(collection: &Collection) {
             ScopeStatus::Partial => "partial",
             _ => "failed",
         };
-        eprintln!("  subscription {} is {status}:", scope.subscription_id);
+        say!("  subscription {} is {status}:", scope.subscription_id);
         for e in &scope.errors {
-            eprintln!("    {}: {}", e.resource_type, e.message);
+            say!("    {}: {}", e.resource_type, e.message);
         }
     }
     for warning in &collection.warnings {
-        eprintln!("warning: {warning}");
+        say!("warning: {warning}");
     }
 }

@@ -18,13 +18,20 @@ pub struct ImportArgs {
     /// in ids are recorded as not covered, so access to them is "unknown", never "denied".
     #[arg(long = "subscription", value_name = "SUB")]
     subscriptions: Vec<String>,
+    /// A subscription whose complete deny-assignment list the files hold (repeatable); needed
+    /// when that list is empty, since an empty list names no subscription. A non-empty list of
+    /// `Microsoft.Authorization/denyAssignments` marks its subscription by itself.
+    #[arg(long = "deny-assignments-listed", value_name = "SUB")]
+    deny_assignments_listed: Vec<String>,
     /// The tenant the files come from.
     #[arg(long, value_name = "GUID")]
     tenant: Option<String>,
     /// The Azure cloud the files come from.
     #[arg(long, default_value = "AzureCloud", value_parser = ["AzureCloud", "AzureChinaCloud", "AzureUSGovernment"])]
     cloud: String,
-    /// ARM list bodies, JSON arrays, single ARM objects, az CLI output, or other snapshots.
+    /// ARM list bodies (deny assignments included), JSON arrays, single ARM objects, az CLI
+    /// output, Graph group-membership files (`{"<principal id>": <transitiveMemberOf or
+    /// getMemberGroups answer>}`), or other snapshots.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
 }
@@ -34,9 +41,29 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Exit> {
     for file in &args.files {
         importer.add_file(file)?;
     }
+    for sub in &args.deny_assignments_listed {
+        importer.deny_assignments_listed(sub);
+    }
+    for t in importer.truncated() {
+        say!(
+            "warning: {}: the list body has a nextLink, so it holds only the first page; {} recorded as partial (fetch every page, or use `amlaudit collect`)",
+            t.file,
+            if t.subscriptions.is_empty() {
+                "the subscriptions it covers are".to_string()
+            } else {
+                format!("subscription(s) {} are", t.subscriptions.join(", "))
+            }
+        );
+    }
+    if importer.secrets_removed() > 0 {
+        say!(
+            "note: dropped {} secret field(s) (passwords, keys, connection strings, tokens): amlaudit never stores secrets",
+            importer.secrets_removed()
+        );
+    }
     let uncovered = importer.uncovered_subscriptions(&args.subscriptions);
     if !uncovered.is_empty() {
-        eprintln!(
+        say!(
             "note: not covered (pass --subscription to vouch that the files hold all of it): {}",
             uncovered.join(", ")
         );
@@ -44,7 +71,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<Exit> {
     let snapshot = importer.finish(&args.subscriptions, args.tenant, &args.cloud);
     write_atomically(&args.output, &snapshot.to_json_bytes())
         .with_context(|| "writing the snapshot".to_string())?;
-    eprintln!(
+    say!(
         "wrote {} resources covering {} subscription(s) to {}",
         snapshot.resources.len(),
         snapshot.scopes.len(),

@@ -4,9 +4,18 @@
 //! library, and return an [`Exit`] that `main` turns into the process status. Errors are printed
 //! once, with their chain, and exit 2.
 
+/// `eprintln!` for everything the CLI tells a person on stderr: control and bidi characters in
+/// the message (from resource names, file names, rule output) are shown, not obeyed.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        eprintln!("{}", $crate::text::visible_lines(&format!($($arg)*)))
+    };
+}
+
 mod access;
 mod collect;
 mod diff;
+mod fix;
 mod import;
 mod new_rule;
 mod rules;
@@ -57,6 +66,8 @@ pub struct Cli {
     command: Command,
 }
 
+// Parsed once per process; boxing the scan flags would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Build a snapshot from ARM JSON or az CLI output you already have.
@@ -76,6 +87,8 @@ enum Command {
     Test(test::TestArgs),
     /// Write a new rule and its tests, ready to edit, that pass `amlaudit test` as they are.
     NewRule(new_rule::NewRuleArgs),
+    /// Plan remediation: apply the proven fixes to a snapshot, scan again, show before -> after.
+    Fix(fix::FixArgs),
 }
 
 /// Parses the command line, runs the subcommand and maps the outcome to an exit status.
@@ -88,7 +101,7 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("error: {}", error_text(&err));
+            say!("error: {}", error_text(&err));
             Exit::Error.into()
         }
     }
@@ -104,6 +117,7 @@ fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Rules(args) => rules::run(args),
         Command::Test(args) => test::run(args),
         Command::NewRule(args) => new_rule::run(args),
+        Command::Fix(args) => fix::run(args),
     }
 }
 

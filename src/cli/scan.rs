@@ -17,13 +17,14 @@ use sha2::{Digest, Sha256};
 
 use super::Exit;
 use super::collect::CollectArgs;
-use crate::findings::{Severity, SourceLocation};
+use crate::findings::{Location, RuleResult, Severity, Status};
 use crate::gate::{Baseline, Exemptions, Gate, Verdict};
 use crate::inventory::{Inventory, Snapshot};
-use crate::output::write_atomically;
+use crate::output::{PendingFile, write_all, write_atomically};
 use crate::permissions::PermissionIndex;
 use crate::policy::{Evaluator, Params, PolicySet};
 use crate::report::{self, Format, Report, SnapshotInfo};
+use crate::template::{self, Plan, Template};
 
 #[derive(Debug, Args)]
 pub struct ScanArgs {
@@ -32,7 +33,7 @@ pub struct ScanArgs {
     #[arg(
         long,
         value_name = "SNAPSHOT",
-        required_unless_present_any = ["subscriptions", "all_subscriptions"],
+        required_unless_present_any = ["subscriptions", "all_subscriptions", "template"],
         conflicts_with_all = ["subscriptions", "all_subscriptions"]
     )]
     pub snapshot: Option<PathBuf>,
@@ -46,8 +47,8 @@ pub struct ScanArgs {
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub out_dir: PathBuf,
     /// Reports to produce (repeatable). findings.json and findings.csv are always written; sarif,
-    /// junit, markdown and script add findings.sarif, findings.junit.xml, summary.md and
-    /// remediation.sh. Stdout shows the table, unless formats are given without `table`: then
+    /// junit, markdown, script and html add findings.sarif, findings.junit.xml, summary.md,
+    /// remediation.sh and report.html. Stdout shows the table, unless formats are given without `table`: then
     /// the first of them.
     #[arg(long = "format", value_enum, value_name = "FORMAT")]
     pub formats: Vec<Format>,
@@ -77,9 +78,18 @@ pub struct ScanArgs {
     /// registry that is not a registry's ARM id) as errors: exit 2, nothing written.
     #[arg(long)]
     pub strict: bool,
-    /// Print nothing on stdout or stderr but errors.
+    /// Print nothing on stdout or stderr but errors (rules' `print()` output goes to the debug
+    /// log, -vv).
     #[arg(short, long)]
     pub quiet: bool,
+    /// Stop at the first rule that cannot be evaluated on a resource (exit 2, no reports). By
+    /// default such a pair is an `error` result, the scan goes on, writes every report with the
+    /// errors in them, and exits 2.
+    #[arg(long)]
+    pub fail_fast: bool,
+    /// Wall-clock seconds one rule may spend on one resource before it is stopped as an error.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = positive_seconds)]
+    pub rule_time_limit: f64,
     /// Where to keep the snapshot a live scan collected, as evidence of what was audited.
     #[arg(
         long,
@@ -88,6 +98,32 @@ pub struct ScanArgs {
         help_heading = "Live collection"
     )]
     pub save_snapshot: Option<PathBuf>,
+    /// An ARM deployment template (JSON; compile Bicep first with `az bicep build`) whose planned
+    /// resources are audited: laid over --snapshot (or a live collection) when given, alone
+    /// otherwise. Results about them point at the template's lines.
+    #[arg(
+        long,
+        value_name = "TEMPLATE.json",
+        requires = "deploy_to",
+        help_heading = "Before deployment"
+    )]
+    pub template: Option<PathBuf>,
+    /// An ARM parameters file for --template.
+    #[arg(
+        long,
+        value_name = "PARAMS.json",
+        requires = "template",
+        help_heading = "Before deployment"
+    )]
+    pub template_parameters: Option<PathBuf>,
+    /// Where the template would be deployed: /subscriptions/<id>/resourceGroups/<name>.
+    #[arg(
+        long,
+        value_name = "SCOPE",
+        requires = "template",
+        help_heading = "Before deployment"
+    )]
+    pub deploy_to: Option<String>,
     #[command(flatten)]
     pub collect: CollectArgs,
 }
@@ -97,6 +133,9 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
     // collected, so a typo in one of them fails at once rather than after a long read.
     let inputs = Inputs::load(&args)?;
     let Some(path) = args.snapshot.clone() else {
+        if args.template.is_some() && !args.collect.is_requested() {
+            return scan_template_alone(inputs, &args);
+        }
         return scan_live(inputs, &args);
     };
     let started = std::time::Instant::now();
@@ -135,6 +174,20 @@ fn scan_live(inputs: Inputs, args: &ScanArgs) -> anyhow::Result<Exit> {
     audit(collection.snapshot, info, inputs, args)
 }
 
+/// `scan --template` without a snapshot: the planned resources alone. The report names the
+/// template as what was audited, with the SHA-256 of its bytes.
+fn scan_template_alone(inputs: Inputs, args: &ScanArgs) -> anyhow::Result<Exit> {
+    let path = args.template.clone().unwrap_or_default();
+    let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
+    let snapshot = Snapshot::new(None, "AzureCloud");
+    let info = snapshot_info(
+        &snapshot,
+        path.display().to_string(),
+        hex(&Sha256::digest(&bytes)),
+    );
+    audit_with(None, info, inputs, args)
+}
+
 /// What the report says about the snapshot it was computed from.
 fn snapshot_info(snapshot: &Snapshot, path: String, sha256: String) -> SnapshotInfo {
     SnapshotInfo {
@@ -152,6 +205,7 @@ struct Inputs {
     exemptions: Option<Exemptions>,
     baseline: Option<(String, Baseline)>,
     policies: PolicySet,
+    template: Option<Template>,
 }
 
 impl Inputs {
@@ -170,12 +224,19 @@ impl Inputs {
             .as_deref()
             .map(|path| Baseline::load(path).map(|b| (path.display().to_string(), b)))
             .transpose()?;
-        let policies = PolicySet::load(&args.policy_dirs)?;
+        let mut policies = PolicySet::load(&args.policy_dirs)?;
+        policies.budget.time = std::time::Duration::from_secs_f64(args.rule_time_limit);
+        let template = args
+            .template
+            .as_deref()
+            .map(|t| Template::load(t, args.template_parameters.as_deref()))
+            .transpose()?;
         Ok(Inputs {
             params,
             exemptions,
             baseline,
             policies,
+            template,
         })
     }
 }
@@ -187,30 +248,64 @@ fn audit(
     inputs: Inputs,
     args: &ScanArgs,
 ) -> anyhow::Result<Exit> {
+    audit_with(Some(snapshot), info, inputs, args)
+}
+
+/// Audits a snapshot, with a template's planned resources laid over it when one is given; with
+/// no snapshot, the planned resources alone.
+fn audit_with(
+    snapshot: Option<Snapshot>,
+    info: SnapshotInfo,
+    inputs: Inputs,
+    args: &ScanArgs,
+) -> anyhow::Result<Exit> {
     let Inputs {
         params,
         exemptions,
         baseline,
         policies,
+        template,
     } = inputs;
     let started = std::time::Instant::now();
+    let (snapshot, plan) = match (&template, args.deploy_to.as_deref()) {
+        (Some(template), Some(deploy_to)) => {
+            let plan = template.plan(deploy_to, snapshot.as_ref())?;
+            if !args.quiet {
+                for gap in &plan.gaps {
+                    eprintln!("warning: {}: {gap}", plan.template);
+                }
+            }
+            tracing::info!(planned = plan.resources.len(), "template evaluated");
+            (template::overlay(snapshot, &plan), Some(plan))
+        }
+        _ => (
+            snapshot.unwrap_or_else(|| Snapshot::new(None, "AzureCloud")),
+            None,
+        ),
+    };
     let inventory = Inventory::new(snapshot);
     check_params(&params, &inventory, args)?;
     let index = Arc::new(PermissionIndex::new(&inventory));
     tracing::info!(assignments = index.len(), elapsed = ?started.elapsed(), "inventory and permission index built");
-    let evaluator = Evaluator::new(&policies, index, &params)?;
+    let evaluator = Evaluator::new(&policies, index, &params)?.fail_fast(args.fail_fast);
     let started = std::time::Instant::now();
     let mut results = evaluator.evaluate(&inventory)?;
-    tracing::info!(results = results.len(), elapsed = ?started.elapsed(), "rules evaluated");
+    // Each result points at its resource's `"id"` in the snapshot file; a planned resource's
+    // result points at the template instead (below).
     for r in &mut results {
-        r.location = inventory
-            .position_of(&r.resource_id)
-            .map(|p| SourceLocation {
-                file: info.path.clone(),
-                line: p.line,
-                column: p.column,
-            });
+        r.location = inventory.position_of(&r.resource_id).map(|p| Location {
+            file: info.path.clone(),
+            line: p.line,
+            column: p.column,
+        });
     }
+    if let Some(plan) = &plan {
+        annotate(&mut results, plan, &inventory);
+    }
+    tracing::info!(results = results.len(), elapsed = ?started.elapsed(), "rules evaluated");
+    let proving = std::time::Instant::now();
+    evaluator.prove_fixes(&inventory, &mut results);
+    tracing::info!(elapsed = ?proving.elapsed(), "fixes proven");
     let started = std::time::Instant::now();
 
     // Exemptions first: an exempt result is no longer a failure, so the baseline neither marks
@@ -225,42 +320,66 @@ fn audit(
     report.exemptions = exemption_report;
     report.baseline = baseline_report;
 
-    let mut files = vec![Format::Json, Format::Csv];
-    for format in &args.formats {
-        if !files.contains(format) {
-            files.push(*format);
-        }
-    }
-    files
-        .par_iter()
-        .try_for_each(|format| report::write(*format, &report, &args.out_dir))?;
-    if let Some(path) = &args.create_baseline {
-        Baseline::from_results(&report.results).write(path, &report.generated_at)?;
-    }
-
-    tracing::info!(elapsed = ?started.elapsed(), "reports written");
-    if !args.quiet {
-        warn_about_exemptions(&report);
-        print_stdout(&report, args)?;
-    }
-    // Freeing a large tenant's millions of small allocations takes seconds; the process is about
-    // to exit and the OS reclaims it all at once.
-    std::mem::forget(inventory);
     let gate = Gate {
         fail_on: args.fail_on,
         no_fail: args.no_fail,
         allow_unknown: args.allow_unknown,
     };
-    let verdict = gate.verdict(&report);
+    let mut formats = vec![Format::Json, Format::Csv];
+    for format in &args.formats {
+        if !formats.contains(format) {
+            formats.push(*format);
+        }
+    }
+    // Every file is rendered before any is written, and all are written together: a failure
+    // leaves the output directory (and the baseline) as they were.
+    let mut files = formats
+        .par_iter()
+        .map(|format| report::pending(*format, &report, &args.out_dir, &gate))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>();
+    if let Some(path) = &args.create_baseline {
+        files.push(PendingFile {
+            path: path.clone(),
+            bytes: Baseline::from_results(&report.results).to_json_bytes(&report.generated_at),
+            executable: false,
+        });
+    }
+    write_all(&files)?;
+    drop(files);
+
+    tracing::info!(elapsed = ?started.elapsed(), "reports written");
+    if !args.quiet {
+        warn_about_exemptions(&report);
+        print_stdout(&report, args, &gate)?;
+    }
+    // Errors are reported even under -q: they decide the exit status.
+    report_rule_errors(&report);
+    let covers_nothing =
+        inventory.snapshot.scopes.is_empty() && inventory.snapshot.resources.is_empty();
+    if covers_nothing {
+        say!(
+            "warning: {}: the snapshot covers nothing (no scopes and no resources): nothing was audited",
+            report.snapshot.path
+        );
+    }
+    // Freeing a large tenant's millions of small allocations takes seconds; the process is about
+    // to exit and the OS reclaims it all at once.
+    std::mem::forget(inventory);
+    let verdict = gate.verdict(&report.results, &report.summary);
     std::mem::forget(report);
     Ok(match verdict {
+        Verdict::Error => Exit::Error,
+        _ if covers_nothing && !args.no_fail => Exit::Incomplete,
         Verdict::Clean => Exit::Clean,
         Verdict::Violations => Exit::Violations,
         Verdict::Incomplete => Exit::Incomplete,
     })
 }
 
-fn print_stdout(report: &Report, args: &ScanArgs) -> anyhow::Result<()> {
+fn print_stdout(report: &Report, args: &ScanArgs, gate: &Gate) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = stdout.lock();
@@ -271,11 +390,12 @@ fn print_stdout(report: &Report, args: &ScanArgs) -> anyhow::Result<()> {
             min_severity: args.severity,
             width: crate::report::table::stdout_width(),
             details: Some(args.out_dir.join("findings.json").display().to_string()),
+            locations: args.template.is_some(),
         };
         out.write_all(crate::report::table::render(report, &options).as_bytes())?;
         writeln!(out, "Reports written to {}", args.out_dir.display())?;
     } else if let Some(format) = args.formats.first() {
-        out.write_all(&format.render(report, false)?)?;
+        out.write_all(&format.render(report, false, gate)?)?;
     }
     out.flush()?;
     Ok(())
@@ -303,7 +423,7 @@ fn check_params(params: &Params, inventory: &Inventory, args: &ScanArgs) -> anyh
     }
     if !args.quiet {
         for line in &lines {
-            eprintln!("warning: {line}");
+            say!("warning: {line}");
         }
     }
     Ok(())
@@ -317,7 +437,7 @@ fn warn_about_exemptions(report: &Report) {
     };
     for u in &ex.expired {
         let e = &u.exemption;
-        eprintln!(
+        say!(
             "warning: {}: exemption {} (rule {}, resource {}) expired {} and no longer applies ({} failure(s))",
             ex.file,
             e.entry,
@@ -328,13 +448,125 @@ fn warn_about_exemptions(report: &Report) {
         );
     }
     for e in &ex.unmatched {
-        eprintln!(
+        say!(
             "warning: {}: exemption {} (rule {}, resource {}) matches no failure",
-            ex.file, e.entry, e.rule, e.resource
+            ex.file,
+            e.entry,
+            e.rule,
+            e.resource
         );
+    }
+}
+
+/// Every pair a rule could not evaluate, on stderr (the first few; the reports hold them all).
+fn report_rule_errors(report: &Report) {
+    const SHOWN: usize = 10;
+    let errors: Vec<_> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Error)
+        .collect();
+    for r in errors.iter().take(SHOWN) {
+        say!("error: {}", r.message);
+    }
+    if errors.len() > SHOWN {
+        say!(
+            "error: and {} more rule errors (see findings.json)",
+            errors.len() - SHOWN
+        );
+    }
+    if !errors.is_empty() {
+        say!(
+            "error: {} (rule, resource) pair(s) could not be evaluated; the reports were written with them as `error` results",
+            errors.len()
+        );
+    }
+}
+
+fn positive_seconds(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(s),
+        _ => Err(format!(
+            "`{text}` is not a number of seconds between 0 and 86400"
+        )),
     }
 }
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Results about planned resources get the template location; a pass or fail that rests on
+/// something the template leaves unknown until deployment becomes `unknown`, naming it.
+fn annotate(results: &mut [RuleResult], plan: &Plan, inventory: &Inventory) {
+    let uncertain = plan.uncertain_assignments();
+    for r in results.iter_mut() {
+        let mut reasons = Vec::new();
+        if let Some(p) = plan.get(&r.resource_id) {
+            r.location = Some(Location {
+                file: p.location.file.clone(),
+                line: p.location.line,
+                column: p.location.column,
+            });
+            // The resource is not deployed yet: the fix belongs in the template, and a command
+            // naming a planned principal cannot run.
+            for fix in &mut r.remediation {
+                fix.automatic = false;
+                fix.description = format!(
+                    "{} (not deployed yet: make the change in {}:{})",
+                    fix.description, p.location.file, p.location.line
+                );
+            }
+            // A planned child (a compute) of a parent neither planned nor in the snapshot: what
+            // the rule read from the parent is missing, so only a failure of its own stands.
+            let normalized = crate::ids::normalize(&r.resource_id);
+            if let Some(parent) = crate::ids::parent_of(&normalized)
+                && crate::ids::arm_type_of(parent).is_some()
+                && inventory.get(parent).is_none()
+                && r.status != Status::Fail
+            {
+                reasons.push(format!(
+                    "its parent {parent} is not created by the template and not in the snapshot"
+                ));
+            }
+        }
+        match r.status {
+            Status::Pass | Status::Fail => {}
+            Status::NotApplicable if !reasons.is_empty() => {}
+            _ => {
+                // An unknown the template caused names the expression behind it too.
+                reasons.extend(plan.uncertainty(&r.resource_id));
+                if !reasons.is_empty() {
+                    r.message = format!("{} ({})", r.message, reasons.join("; "));
+                }
+                continue;
+            }
+        }
+        reasons.extend(plan.uncertainty(&r.resource_id));
+        let evidence = serde_json::to_string(&r.evidence)
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        for (id, open) in &uncertain {
+            // A pass that counts on a planned assignment the deployment may not make, or a failed
+            // access check that an assignment to an unknown principal, role or scope might meet.
+            let rests_on_it = match r.status {
+                Status::Pass => evidence.contains(id.as_str()),
+                _ => *open && evidence.contains("\"decision\""),
+            };
+            if rests_on_it {
+                reasons.push(format!(
+                    "planned role assignment {id} is not fully known before deployment"
+                ));
+            }
+        }
+        if !reasons.is_empty() {
+            r.status = Status::Unknown;
+            r.message = format!(
+                "{} (cannot be decided before deployment: {})",
+                r.message,
+                reasons.join("; ")
+            );
+            r.remediation.clear();
+        }
+    }
 }

@@ -11,7 +11,10 @@ use serde_json::{Map, Value};
 
 use super::client::RequestError;
 use crate::ids;
-use crate::inventory::snapshot::{self, ScopeCoverage, ScopeError, ScopeStatus, Snapshot};
+use crate::inventory::snapshot::{
+    self, DenyAssignmentsRead, Directory, DirectoryError, ScopeCoverage, ScopeError, ScopeStatus,
+    Snapshot,
+};
 use crate::inventory::types;
 
 /// A role definition referenced by assignments, and who referenced it.
@@ -30,6 +33,8 @@ pub(crate) struct RoleRef {
 struct ScopeState {
     reads_ok: u32,
     errors: Vec<ScopeError>,
+    /// The subscription's deny assignments were listed completely.
+    deny_read: bool,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +44,7 @@ struct Inner {
     role_refs: BTreeMap<String, RoleRef>,
     ancestry: HashMap<String, Value>,
     warnings: Vec<String>,
+    directory: Directory,
 }
 
 #[derive(Debug)]
@@ -167,6 +173,92 @@ impl Accumulator {
         self.lock().ancestry.insert(sub.to_ascii_lowercase(), chain);
     }
 
+    /// The subscription's deny assignments were listed to the end.
+    pub(crate) fn deny_assignments_read(&self, sub: &str) {
+        self.lock()
+            .scopes
+            .entry(sub.to_ascii_lowercase())
+            .or_default()
+            .deny_read = true;
+    }
+
+    /// The transitive groups of a principal, as Microsoft Graph listed them.
+    pub(crate) fn set_memberships(&self, principal: &str, mut groups: Vec<String>) {
+        groups.sort();
+        groups.dedup();
+        self.lock()
+            .directory
+            .group_memberships
+            .insert(principal.to_ascii_lowercase(), groups);
+    }
+
+    /// Graph would not say a principal's groups (or an app id's service principal).
+    pub(crate) fn directory_failed(
+        &self,
+        principal: &str,
+        message: String,
+        http_status: Option<u16>,
+    ) {
+        self.lock().directory.errors.push(DirectoryError {
+            principal_id: principal.to_ascii_lowercase(),
+            message,
+            http_status,
+        });
+    }
+
+    /// The object id of an application's service principal.
+    pub(crate) fn set_service_principal(&self, app_id: &str, object_id: &str) {
+        self.lock()
+            .directory
+            .service_principals
+            .insert(app_id.to_ascii_lowercase(), object_id.to_ascii_lowercase());
+    }
+
+    /// The principals whose memberships the rules need (identities of workspaces, computes,
+    /// clusters' kubelets, user-assigned identities) and the app ids of clusters that run on a
+    /// service principal, both lower-cased and sorted.
+    pub(crate) fn directory_subjects(&self) -> (Vec<String>, Vec<String>) {
+        let inner = self.lock();
+        let mut principals = BTreeSet::new();
+        let mut apps = BTreeSet::new();
+        let add = |v: Option<&Value>, into: &mut BTreeSet<String>| {
+            if let Some(id) = v.and_then(Value::as_str).map(str::trim)
+                && super::is_guid(&id.to_ascii_lowercase())
+            {
+                into.insert(id.to_ascii_lowercase());
+            }
+        };
+        for r in inner.resources.values() {
+            let ty = snapshot::resource_type(r);
+            match ty.as_str() {
+                types::WORKSPACE | types::COMPUTE | types::MANAGED_CLUSTER => {
+                    add(r.pointer("/identity/principalId"), &mut principals);
+                    if let Some(uais) = r
+                        .pointer("/identity/userAssignedIdentities")
+                        .and_then(Value::as_object)
+                    {
+                        for uai in uais.values() {
+                            add(uai.get("principalId"), &mut principals);
+                        }
+                    }
+                    add(
+                        r.pointer("/properties/identityProfile/kubeletidentity/objectId"),
+                        &mut principals,
+                    );
+                    add(
+                        r.pointer("/properties/servicePrincipalProfile/clientId"),
+                        &mut apps,
+                    );
+                }
+                types::USER_ASSIGNED_IDENTITY => {
+                    add(r.pointer("/properties/principalId"), &mut principals);
+                }
+                _ => {}
+            }
+        }
+        (principals.into_iter().collect(), apps.into_iter().collect())
+    }
+
     /// Role definitions referenced so far.
     pub(crate) fn role_refs(&self) -> Vec<RoleRef> {
         self.lock().role_refs.values().cloned().collect()
@@ -230,6 +322,11 @@ impl Accumulator {
                     subscription_id,
                     status,
                     errors,
+                    deny_assignments: Some(if state.deny_read {
+                        DenyAssignmentsRead::Read
+                    } else {
+                        DenyAssignmentsRead::NotRead
+                    }),
                 }
             })
             .collect();
@@ -239,6 +336,11 @@ impl Accumulator {
         let mut snapshot = Snapshot::new(tenant_id, cloud);
         snapshot.scopes = scopes;
         snapshot.resources = resources.into_iter().map(|(_, r)| r).collect();
+        let mut directory = inner.directory;
+        directory
+            .errors
+            .sort_by(|a, b| (&a.principal_id, &a.message).cmp(&(&b.principal_id, &b.message)));
+        snapshot.directory = directory;
         (snapshot, inner.warnings)
     }
 }

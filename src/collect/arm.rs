@@ -66,6 +66,10 @@ async fn subscription(ctx: Arc<Ctx>, sub: String) {
             role_assignments(&ctx, &s, Assignments::AtAndBelowAndInherited).await
         });
     }
+    {
+        let (ctx, s) = (ctx.clone(), sub.clone());
+        tasks.spawn(&sub, async move { deny_assignments(&ctx, &s).await });
+    }
     tasks.join(&ctx.acc).await;
 }
 
@@ -112,6 +116,30 @@ pub(crate) async fn role_assignments(ctx: &Ctx, sub: &str, which: Assignments) {
     };
     ctx.read_list(sub, sub, names::ROLE_ASSIGNMENT, url, Ok)
         .await;
+}
+
+/// The deny assignments that apply at, above or below the subscription. Only a list read to the
+/// end marks the subscription's deny assignments as read; otherwise grants stay qualified.
+pub(crate) async fn deny_assignments(ctx: &Ctx, sub: &str) {
+    let path = format!("/subscriptions/{sub}/providers/Microsoft.Authorization/denyAssignments");
+    ctx.progress.start(sub, "denyAssignments");
+    let outcome = match ctx.endpoints.arm_url(&path, api::AUTHORIZATION) {
+        Err(e) => Err(RequestError::BadUrl(e)),
+        Ok(url) => {
+            ctx.client
+                .list(sub, url, false, |items| {
+                    for item in items {
+                        ctx.acc.add(sub, names::DENY_ASSIGNMENT, item);
+                    }
+                })
+                .await
+        }
+    };
+    if outcome.is_ok() {
+        ctx.acc.deny_assignments_read(sub);
+    }
+    ctx.acc.record(sub, names::DENY_ASSIGNMENT, &outcome);
+    ctx.progress.finish_one(sub);
 }
 
 /// What the per-workspace reads need to know about a workspace.

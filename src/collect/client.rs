@@ -89,6 +89,18 @@ pub struct CollectStats {
     pub paced: u64,
 }
 
+impl CollectStats {
+    /// The stats of two clients (ARM and Graph) together.
+    pub fn merged(mut self, other: CollectStats) -> CollectStats {
+        self.requests += other.requests;
+        self.retries += other.retries;
+        self.throttled += other.throttled;
+        self.retry_after_waits.extend(other.retry_after_waits);
+        self.paced += other.paced;
+        self
+    }
+}
+
 #[derive(Debug, Default)]
 struct Counters {
     requests: AtomicU64,
@@ -171,6 +183,28 @@ impl Client {
         key: &str,
         first: Url,
         post: bool,
+        on_page: impl FnMut(Vec<Value>),
+    ) -> Result<(), RequestError> {
+        self.list_pages(key, first, post, "nextLink", on_page).await
+    }
+
+    /// Lists a Microsoft Graph collection: the same paging, with `@odata.nextLink`.
+    pub(crate) async fn odata_list(
+        &self,
+        key: &str,
+        first: Url,
+        on_page: impl FnMut(Vec<Value>),
+    ) -> Result<(), RequestError> {
+        self.list_pages(key, first, false, "@odata.nextLink", on_page)
+            .await
+    }
+
+    async fn list_pages(
+        &self,
+        key: &str,
+        first: Url,
+        post: bool,
+        next_key: &str,
         mut on_page: impl FnMut(Vec<Value>),
     ) -> Result<(), RequestError> {
         let mut seen = HashSet::new();
@@ -195,7 +229,7 @@ impl Client {
                 None | Some(Value::Null) => {}
                 Some(_) => return Err(RequestError::Json("`value` is not an array".into())),
             }
-            next = match page.remove("nextLink") {
+            next = match page.remove(next_key) {
                 None | Some(Value::Null) => None,
                 Some(Value::String(s)) if s.trim().is_empty() => None,
                 Some(Value::String(s)) => {

@@ -42,6 +42,15 @@ impl Cloud {
         }
     }
 
+    /// The Microsoft Graph endpoint of the cloud (national clouds have their own).
+    pub fn graph_endpoint(self) -> &'static str {
+        match self {
+            Cloud::AzureCloud => "https://graph.microsoft.com",
+            Cloud::AzureChinaCloud => "https://microsoftgraph.chinacloudapi.cn",
+            Cloud::AzureUSGovernment => "https://graph.microsoft.us",
+        }
+    }
+
     /// The DNS suffix of the regional Azure ML data plane (`<region>.<suffix>`).
     pub fn ml_data_plane_suffix(self) -> &'static str {
         match self {
@@ -70,6 +79,8 @@ pub struct Endpoints {
     arm: String,
     ml: MlDataPlane,
     token_scope: String,
+    /// Microsoft Graph base URL without a trailing `/`.
+    graph: String,
 }
 
 #[derive(Debug, Clone)]
@@ -99,7 +110,27 @@ impl Endpoints {
             token_scope: format!("{arm}/.default"),
             arm,
             ml,
+            graph: cloud.graph_endpoint().to_string(),
         })
+    }
+
+    /// Points Microsoft Graph requests at another endpoint (`--graph-endpoint`), checked like
+    /// `--arm-endpoint`.
+    pub fn with_graph(mut self, graph_endpoint: Option<&str>) -> Result<Self, CollectError> {
+        if let Some(raw) = graph_endpoint {
+            self.graph = checked_base("--graph-endpoint", raw)?;
+        }
+        Ok(self)
+    }
+
+    /// The Graph token scope: the Graph endpoint + `/.default`.
+    pub fn graph_token_scope(&self) -> String {
+        format!("{}/.default", self.graph)
+    }
+
+    /// A Microsoft Graph URL for a path (starting with `/`).
+    pub(crate) fn graph_url(&self, path: &str, query: &[(&str, &str)]) -> Result<Url, String> {
+        build_url(&self.graph, path, query)
     }
 
     /// The token scope: the ARM endpoint + `/.default`. The ML data plane accepts the same

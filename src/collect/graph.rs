@@ -54,10 +54,12 @@ pub(crate) async fn collect(ctx: Arc<Ctx>, subs: Vec<String>) {
             }
         }
         for sub in &batch {
-            let (ctx, s) = (ctx.clone(), sub.clone());
+            let (ctx1, s) = (ctx.clone(), sub.clone());
             tasks.spawn(sub, async move {
-                arm::role_assignments(&ctx, &s, Assignments::AtAndInherited).await
+                arm::role_assignments(&ctx1, &s, Assignments::AtAndInherited).await
             });
+            let (ctx2, s) = (ctx.clone(), sub.clone());
+            tasks.spawn(sub, async move { arm::deny_assignments(&ctx2, &s).await });
         }
         tasks.join(&ctx.acc).await;
     }

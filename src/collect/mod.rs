@@ -10,13 +10,16 @@
 //!   (`pacing`), `nextLink` and `$skipToken` paging;
 //! - `arm` and `graph`: what is read, per subscription through ARM, or through one paged Resource
 //!   Graph query per batch of subscriptions (`--via resource-graph`);
+//! - `directory`: Microsoft Graph, for the transitive group memberships of the identities the
+//!   rules ask about and the object ids of AKS service principals (a 403 is recorded in the
+//!   snapshot's `directory.errors` and the collection goes on);
 //! - `accumulate`: de-duplication and the per-subscription record of failed reads;
 //! - `progress`: the indicatif display on stderr.
 //!
 //! What is read: subscriptions (with management-group ancestry where readable), ML workspaces,
 //! their computes and connections, container registries, managed clusters, user-assigned
 //! identities, every role assignment that applies at or below each subscription (inherited ones
-//! included), the role definitions they reference that amlaudit does not embed, and the Azure ML
+//! included), the deny assignments of each subscription, the role definitions they reference that amlaudit does not embed, and the Azure ML
 //! v1 web services of each workspace from its regional data plane. APIs that return secrets
 //! (`listKeys`, `listCredentials`, `listsecrets`) are never called; the client refuses them.
 //!
@@ -32,6 +35,7 @@ pub mod endpoints;
 mod accumulate;
 mod arm;
 mod client;
+mod directory;
 mod graph;
 mod limiter;
 mod pacing;
@@ -43,6 +47,7 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
+pub(crate) use crate::ids::is_guid;
 use crate::inventory::Snapshot;
 pub use auth::{AuthEnv, AuthMethod};
 pub use client::{CollectStats, RequestError};
@@ -56,9 +61,16 @@ use progress::Progress;
 /// api-versions, one per resource provider, as in the saved Microsoft REST examples.
 pub mod api {
     pub const ML: &str = "2025-06-01";
-    pub const ACR: &str = "2025-04-01";
+    /// The first stable Container Registry api-version (package-2025-11) whose registry
+    /// properties carry `roleAssignmentMode`, which decides how pull is authorised.
+    pub const ACR: &str = "2025-11-01";
     pub const AKS: &str = "2025-07-01";
     pub const MANAGED_IDENTITY: &str = "2024-11-30";
+    /// `Vaults_ListBySubscription` (`/subscriptions/{sub}/providers/Microsoft.KeyVault/vaults`,
+    /// https://learn.microsoft.com/rest/api/keyvault/keyvault/vaults/list-by-subscription):
+    /// unlike the generic resource list, it returns `properties` (`enableRbacAuthorization`,
+    /// `accessPolicies`).
+    pub const KEY_VAULT: &str = "2023-07-01";
     pub const AUTHORIZATION: &str = "2022-04-01";
     pub const RESOURCE_GRAPH: &str = "2024-04-01";
     pub const SUBSCRIPTIONS: &str = "2022-12-01";
@@ -75,8 +87,10 @@ pub(crate) mod names {
     pub const REGISTRY: &str = "Microsoft.ContainerRegistry/registries";
     pub const MANAGED_CLUSTER: &str = "Microsoft.ContainerService/managedClusters";
     pub const USER_ASSIGNED_IDENTITY: &str = "Microsoft.ManagedIdentity/userAssignedIdentities";
+    pub const KEY_VAULT: &str = "Microsoft.KeyVault/vaults";
     pub const ROLE_ASSIGNMENT: &str = "Microsoft.Authorization/roleAssignments";
     pub const ROLE_DEFINITION: &str = "Microsoft.Authorization/roleDefinitions";
+    pub const DENY_ASSIGNMENT: &str = "Microsoft.Authorization/denyAssignments";
 }
 
 /// Top-level types listed per subscription, with their api-versions.
@@ -85,6 +99,7 @@ pub(crate) const TOP_LEVEL: &[(&str, &str)] = &[
     (names::REGISTRY, api::ACR),
     (names::MANAGED_CLUSTER, api::AKS),
     (names::USER_ASSIGNED_IDENTITY, api::MANAGED_IDENTITY),
+    (names::KEY_VAULT, api::KEY_VAULT),
 ];
 
 /// The fairness and pacing key of tenant-wide ARM reads.
@@ -118,6 +133,8 @@ pub struct CollectSettings {
     pub subscriptions: Subscriptions,
     pub cloud: Cloud,
     pub arm_endpoint: Option<String>,
+    /// Microsoft Graph (group memberships, app ids); the cloud's when `None`.
+    pub graph_endpoint: Option<String>,
     pub ml_endpoint: Option<String>,
     /// Requests in flight at most, shared fairly across subscriptions.
     pub concurrency: usize,
@@ -143,6 +160,7 @@ impl CollectSettings {
             subscriptions,
             cloud: Cloud::AzureCloud,
             arm_endpoint: None,
+            graph_endpoint: None,
             ml_endpoint: None,
             concurrency: DEFAULT_CONCURRENCY,
             via: Via::Arm,
@@ -195,6 +213,8 @@ pub struct Collection {
 /// Shared by every task of one collection.
 pub(crate) struct Ctx {
     pub client: Client,
+    /// The Microsoft Graph client: its own token audience and its own throttling.
+    pub graph: Client,
     pub endpoints: Endpoints,
     pub acc: Accumulator,
     pub progress: Progress,
@@ -279,6 +299,7 @@ impl Tasks {
 pub struct Collector {
     runtime: tokio::runtime::Runtime,
     client: Client,
+    graph: Client,
     endpoints: Endpoints,
     progress: Progress,
     subscriptions: Subscriptions,
@@ -323,7 +344,8 @@ impl Collector {
             settings.cloud,
             settings.arm_endpoint.as_deref(),
             settings.ml_endpoint.as_deref(),
-        )?;
+        )?
+        .with_graph(settings.graph_endpoint.as_deref())?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build()
@@ -333,6 +355,11 @@ impl Collector {
         let resolved =
             runtime.block_on(auth::resolve(settings.auth, settings.cloud, &scope, &env))?;
         let label = resolved.label;
+        let graph_tokens = auth::TokenSource::new(
+            resolved.credential.clone(),
+            endpoints.graph_token_scope(),
+            None,
+        );
         let tokens = auth::TokenSource::new(resolved.credential, scope, Some(resolved.first_token));
         let policy = RetryPolicy {
             max_retries: settings.max_retries,
@@ -345,17 +372,27 @@ impl Collector {
         let client = {
             // reqwest's client must be built inside the runtime it will run on.
             let _guard = runtime.enter();
-            Client::new(
+            let graph = Client::new(
+                graph_tokens,
+                settings.concurrency,
+                settings.request_timeout,
+                policy,
+            )
+            .map_err(CollectError::HttpClient)?;
+            let arm = Client::new(
                 tokens,
                 settings.concurrency,
                 settings.request_timeout,
                 policy,
             )
-            .map_err(CollectError::HttpClient)?
+            .map_err(CollectError::HttpClient)?;
+            (arm, graph)
         };
+        let (client, graph) = client;
         Ok(Collector {
             runtime,
             client,
+            graph,
             endpoints,
             progress: Progress::new(settings.progress),
             subscriptions,
@@ -376,6 +413,7 @@ impl Collector {
         let Collector {
             runtime,
             client,
+            graph,
             endpoints,
             progress,
             subscriptions,
@@ -399,6 +437,7 @@ impl Collector {
         // Every subscription gets a scope up front, so one that yields nothing is still reported.
         let ctx = Arc::new(Ctx {
             client,
+            graph,
             endpoints,
             acc: Accumulator::new(&subs),
             progress,
@@ -408,9 +447,10 @@ impl Collector {
                 Via::Arm => arm::collect(ctx.clone(), subs).await,
                 Via::ResourceGraph => graph::collect(ctx.clone(), subs).await,
             }
+            directory::collect(ctx.clone()).await;
         });
         ctx.progress.clear();
-        let stats = ctx.client.stats();
+        let stats = ctx.client.stats().merged(ctx.graph.stats());
         let (snapshot, more) = ctx.acc.finish(cloud.name());
         warnings.extend(more);
         Ok(Collection {
@@ -426,16 +466,6 @@ impl Collector {
 /// Connects and collects in one call: what `scan --subscription` needs.
 pub fn collect_blocking(settings: &CollectSettings) -> Result<Collection, CollectError> {
     Collector::connect(settings)?.run()
-}
-
-/// A subscription id: a GUID (checked so that nothing else ends up in a request path).
-pub(crate) fn is_guid(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() == 5
-        && parts
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
 #[cfg(test)]

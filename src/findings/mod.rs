@@ -1,14 +1,18 @@
 //! Results of evaluating rules: one [`RuleResult`] per (rule, resource) pair, with its status,
 //! message, evidence and remediation.
 //!
-//! Remediation is kept as argv, exactly what a person would type, and rendered for a POSIX shell
-//! only at the edge ([`quote`]), so a resource name with quotes, spaces or `$(...)` can never be
-//! executed as code.
+//! Remediation is a typed [`Edit`] and its argv, exactly what a person would type, rendered for a
+//! POSIX shell only at the edge ([`quote`]), so a resource name with quotes, spaces or `$(...)` can
+//! never be executed as code. Whether a result's fix closes it is its [`FixCheck`].
 
 pub mod quote;
+pub mod review;
+pub mod summary;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+pub use crate::fixes::{Edit, FixCheck, Verified};
 
 /// How serious a rule's violation is; ordered from least to most severe.
 #[derive(
@@ -69,6 +73,9 @@ pub enum Status {
     NotApplicable,
     /// A failure covered by an unexpired exemption.
     Exempt,
+    /// The rule could not be evaluated on this resource (a Rego error, a malformed result, a
+    /// budget overrun): nothing is known, and the scan exits 2 after writing its reports.
+    Error,
 }
 
 impl Status {
@@ -79,6 +86,7 @@ impl Status {
             Status::Pass => "pass",
             Status::NotApplicable => "not_applicable",
             Status::Exempt => "exempt",
+            Status::Error => "error",
         }
     }
 
@@ -89,6 +97,7 @@ impl Status {
             "pass" => Some(Status::Pass),
             "not_applicable" => Some(Status::NotApplicable),
             "exempt" => Some(Status::Exempt),
+            "error" => Some(Status::Error),
             _ => None,
         }
     }
@@ -100,31 +109,75 @@ impl std::fmt::Display for Status {
     }
 }
 
-/// One fix: argv to run, and the same rendered for a POSIX shell.
+/// One fix step: the edit, its argv, and the same rendered for a POSIX shell.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Remediation {
     pub description: String,
     pub argv: Vec<String>,
     /// `argv` quoted for a POSIX shell.
     pub command: String,
-    /// False when the argv holds a placeholder a person must fill in (ruff's "fix availability").
-    #[serde(default = "yes")]
+    /// True only for a step the script may run unattended: not manual, no `<placeholder>` a
+    /// person must fill in, and (once verified) part of a fix proven to close its result.
+    #[serde(default)]
     pub automatic: bool,
+    /// What the step changes. Reports written before edits existed read as manual steps.
+    #[serde(default = "unknown_edit")]
+    pub edit: Edit,
+    /// The file the command reads (`--file <name>`), which the script writes first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_content: Option<String>,
 }
 
-fn yes() -> bool {
-    true
+fn unknown_edit() -> Edit {
+    Edit::Manual {
+        text: String::new(),
+        argv: Vec::new(),
+    }
 }
 
 impl Remediation {
-    pub fn new(description: String, argv: Vec<String>, automatic: bool) -> Self {
-        let command = quote::join(&argv);
+    /// A step for an edit, rendered against the inventory. Automatic unless it is manual or its
+    /// argv holds a placeholder other than a captured earlier step's output; verification may
+    /// take that back.
+    pub fn from_edit(
+        description: String,
+        edit: Edit,
+        inventory: Option<&dyn crate::inventory::InventoryView>,
+    ) -> Self {
+        let rendered = edit.render(inventory);
+        let captured = edit
+            .principal_from_step()
+            .map(crate::fixes::step_placeholder);
+        let automatic = !edit.is_manual()
+            && !rendered.argv.is_empty()
+            && rendered
+                .argv
+                .iter()
+                .all(|w| !crate::fixes::is_placeholder(w) || Some(w) == captured.as_ref());
+        let (file_name, file_content) = match rendered.file {
+            Some(f) => (Some(f.name), Some(f.content)),
+            None => (None, None),
+        };
         Remediation {
             description,
-            argv,
-            command,
+            command: quote::join(&rendered.argv),
+            argv: rendered.argv,
             automatic,
+            edit,
+            file_name,
+            file_content,
         }
+    }
+
+    /// A step from a rule written before edits: a manual step with that argv, never verified.
+    pub fn legacy(description: String, argv: Vec<String>) -> Self {
+        let edit = Edit::Manual {
+            text: description.clone(),
+            argv,
+        };
+        Remediation::from_edit(description, edit, None)
     }
 }
 
@@ -148,20 +201,24 @@ pub struct RuleResult {
     pub remediation: Vec<Remediation>,
     /// Set when an exemption applies: its justification, owner and expiry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exemption: Option<Value>,
+    pub exemption: Option<review::ExemptionRecord>,
     /// Set when a baseline is in use: whether this failure is new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub baseline: Option<String>,
-    /// Where the resource is written: the snapshot or template file, line and column of its object.
+    pub baseline: Option<review::BaselineState>,
+    /// Where the resource is written in a source file (a template's resource object), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<SourceLocation>,
+    pub location: Option<Location>,
+    /// Whether the remediation was proven to close this result; set for results with remediation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<FixCheck>,
 }
 
+/// A place in a source file: a path as given on the command line, 1-based line and column.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceLocation {
+pub struct Location {
     pub file: String,
-    pub line: u64,
-    pub column: u64,
+    pub line: usize,
+    pub column: usize,
 }
 
 impl RuleResult {

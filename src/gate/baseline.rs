@@ -14,17 +14,12 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::ResultRef;
+pub use crate::findings::review::{BaselineReport, BaselineState, FixedEntry, ResultRef};
 use crate::findings::{RuleResult, Status};
 use crate::output::{WriteError, write_atomically};
 
 /// The baseline file format version.
 pub const BASELINE_VERSION: u32 = 1;
-
-/// The value of [`RuleResult::baseline`] for a failure the baseline does not list.
-pub const NEW: &str = "new";
-/// The value of [`RuleResult::baseline`] for a failure the baseline lists; the gate skips it.
-pub const BASELINED: &str = "baselined";
 
 /// Why a baseline could not be read or written. Every variant names the file.
 #[derive(Debug, thiserror::Error)]
@@ -56,38 +51,29 @@ struct BaselineFile {
     entries: Vec<ResultRef>,
 }
 
-/// A baseline entry that no longer fails, and what it is now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FixedEntry {
-    pub rule_id: String,
-    pub resource_id: String,
-    /// `pass` or `not_applicable`, or `absent` when the resource is no longer in the snapshot.
-    pub status: String,
-}
-
-/// The report's `baseline` section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BaselineReport {
-    pub file: String,
-    /// Failures the baseline does not list: these are what the gate fails on.
-    pub new: usize,
-    /// Failures the baseline lists.
-    pub baselined: usize,
-    /// Baseline entries that no longer fail.
-    #[serde(default)]
-    pub fixed: Vec<FixedEntry>,
-}
-
 /// A set of (rule id, normalised resource id) pairs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Baseline {
     pub entries: BTreeSet<ResultRef>,
 }
 
+/// Rule ids compare case-insensitively (as exemptions and the rule registry compare them), ARM
+/// ids as ARM does.
 fn key(rule_id: &str, resource_id: &str) -> ResultRef {
     ResultRef {
-        rule_id: rule_id.to_string(),
+        rule_id: rule_id.to_ascii_uppercase(),
         resource_id: crate::ids::normalize(resource_id),
+    }
+}
+
+fn kind_of(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Null => "null",
+        serde_json::Value::Object(_) => "an object",
     }
 }
 
@@ -112,11 +98,22 @@ impl Baseline {
     }
 
     pub fn parse(path: &Path, bytes: &[u8]) -> Result<Self, BaselineError> {
+        let syntax = |message: String| BaselineError::Syntax {
+            path: path.to_path_buf(),
+            message,
+        };
+        // Strictly: duplicate keys refused, and the document must be an object (serde would
+        // take `[1]` as a struct written as an array).
+        let value =
+            crate::strict_json::parse_slice(bytes, "$").map_err(|e| syntax(e.to_string()))?;
+        if !value.is_object() {
+            return Err(syntax(format!(
+                "a baseline is a JSON object {{\"amlaudit_baseline\": {BASELINE_VERSION}, \"entries\": [...]}}, this is {}",
+                kind_of(&value)
+            )));
+        }
         let file: BaselineFile =
-            serde_json::from_slice(bytes).map_err(|e| BaselineError::Syntax {
-                path: path.to_path_buf(),
-                message: e.to_string(),
-            })?;
+            serde_json::from_value(value).map_err(|e| syntax(e.to_string()))?;
         if file.amlaudit_baseline != BASELINE_VERSION {
             return Err(BaselineError::Version {
                 path: path.to_path_buf(),
@@ -140,7 +137,8 @@ impl Baseline {
             created_at: Some(created_at.to_string()),
             entries: self.entries.iter().cloned().collect(),
         };
-        let mut out = serde_json::to_vec_pretty(&file).unwrap_or_default();
+        let mut out = serde_json::to_vec_pretty(&file)
+            .expect("a baseline holds only strings and numbers, which always serialise");
         out.push(b'\n');
         out
     }
@@ -162,10 +160,10 @@ impl Baseline {
             let k = key(&result.rule_id, &result.resource_id);
             if result.status == Status::Fail {
                 if self.entries.contains(&k) {
-                    result.baseline = Some(BASELINED.to_string());
+                    result.baseline = Some(BaselineState::Baselined);
                     report.baselined += 1;
                 } else {
-                    result.baseline = Some(NEW.to_string());
+                    result.baseline = Some(BaselineState::New);
                     report.new += 1;
                 }
             }
@@ -177,7 +175,7 @@ impl Baseline {
                 None => "absent",
                 Some(Status::Pass) => "pass",
                 Some(Status::NotApplicable) => "not_applicable",
-                Some(Status::Fail | Status::Unknown | Status::Exempt) => continue,
+                Some(Status::Fail | Status::Unknown | Status::Exempt | Status::Error) => continue,
             };
             report.fixed.push(FixedEntry {
                 rule_id: entry.rule_id.clone(),
@@ -217,9 +215,9 @@ mod tests {
             result("AML002", "/subscriptions/S/D", Status::Fail),
         ];
         let report = back.apply(&mut after, "b.json");
-        assert_eq!(after[0].baseline.as_deref(), Some(BASELINED));
+        assert_eq!(after[0].baseline, Some(BaselineState::Baselined));
         assert_eq!(after[1].baseline, None);
-        assert_eq!(after[2].baseline.as_deref(), Some(NEW));
+        assert_eq!(after[2].baseline, Some(BaselineState::New));
         assert_eq!((report.new, report.baselined), (1, 1));
         let fixed: Vec<(&str, &str)> = report
             .fixed

@@ -26,12 +26,12 @@
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobMatcher};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, UtcOffset};
 
-use super::ResultRef;
+pub use crate::findings::review::{ExemptionRecord, ExemptionReport, ExemptionUse, ResultRef};
 use crate::findings::{RuleResult, Status};
 use crate::ids;
 
@@ -85,44 +85,6 @@ fn format_problems(problems: &[EntryProblem]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
-}
-
-/// An exemption as the report shows it: what the file said, with the expiry in RFC 3339 UTC.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExemptionRecord {
-    /// 1-based position in the file.
-    pub entry: usize,
-    pub rule: String,
-    pub resource: String,
-    pub justification: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ticket: Option<String>,
-    pub expires: String,
-}
-
-/// An exemption with the failures it covers (or, once expired, would have covered).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExemptionUse {
-    #[serde(flatten)]
-    pub exemption: ExemptionRecord,
-    pub results: Vec<ResultRef>,
-}
-
-/// The report's `exemptions` section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ExemptionReport {
-    pub file: String,
-    /// Unexpired exemptions and the failures they turned into `exempt`.
-    #[serde(default)]
-    pub applied: Vec<ExemptionUse>,
-    /// Exemptions past their expiry: they no longer apply, and the failures stay failures.
-    #[serde(default)]
-    pub expired: Vec<ExemptionUse>,
-    /// Unexpired exemptions that cover no failing result (fixed, renamed, or never matched).
-    #[serde(default)]
-    pub unmatched: Vec<ExemptionRecord>,
 }
 
 /// Which resources an exemption covers.
@@ -250,7 +212,7 @@ impl Exemptions {
                 });
                 if !applied && !exemption.is_expired(now) {
                     result.status = Status::Exempt;
-                    result.exemption = serde_json::to_value(&exemption.record).ok();
+                    result.exemption = Some(exemption.record.clone());
                     applied = true;
                 }
             }
@@ -544,7 +506,7 @@ expires = 2030-01-01T12:00:00+02:00
         let report = ex.apply(&mut results, datetime!(2026-06-01 0:00 UTC));
         assert_eq!(results[0].status, Status::Exempt);
         assert_eq!(
-            results[0].exemption.as_ref().unwrap()["justification"],
+            results[0].exemption.as_ref().unwrap().justification,
             "needed by the legacy pipeline"
         );
         assert_eq!(results[1].status, Status::Fail);

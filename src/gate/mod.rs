@@ -10,19 +10,12 @@
 pub mod baseline;
 pub mod exemptions;
 
-use serde::{Deserialize, Serialize};
-
-use crate::findings::{Severity, Status};
-use crate::report::Report;
+use crate::findings::review::BaselineState;
+pub use crate::findings::review::ResultRef;
+use crate::findings::summary::Summary;
+use crate::findings::{RuleResult, Severity, Status};
 pub use baseline::Baseline;
 pub use exemptions::Exemptions;
-
-/// A (rule, resource) pair, the identity of a result across runs.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ResultRef {
-    pub rule_id: String,
-    pub resource_id: String,
-}
 
 /// What the gate concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +26,9 @@ pub enum Verdict {
     Violations,
     /// Nothing failed, but some result is `unknown` or some scope was not read completely.
     Incomplete,
+    /// A rule could not be evaluated on some resource: the audit itself is broken, whatever
+    /// `--no-fail` or `--allow-unknown` say.
+    Error,
 }
 
 /// How strict the gate is.
@@ -57,20 +53,24 @@ impl Default for Gate {
 }
 
 impl Gate {
-    pub fn verdict(&self, report: &Report) -> Verdict {
+    /// The verdict on a set of results and their [`Summary`] (which says what was not read).
+    pub fn verdict(&self, results: &[RuleResult], summary: &Summary) -> Verdict {
+        if summary.by_status.error > 0 {
+            return Verdict::Error;
+        }
         if self.no_fail {
             return Verdict::Clean;
         }
-        let gating_failure = report.results.iter().any(|r| {
+        let gating_failure = results.iter().any(|r| {
             r.status == Status::Fail
                 && r.severity >= self.fail_on
-                && r.baseline.as_deref() != Some(baseline::BASELINED)
+                && r.baseline != Some(BaselineState::Baselined)
         });
         if gating_failure {
             return Verdict::Violations;
         }
-        let unknown = report.results.iter().any(|r| r.status == Status::Unknown);
-        let incomplete_scopes = !report.summary.incomplete_scopes.is_empty();
+        let unknown = summary.by_status.unknown > 0;
+        let incomplete_scopes = !summary.incomplete_scopes.is_empty();
         if (unknown || incomplete_scopes) && !self.allow_unknown {
             return Verdict::Incomplete;
         }
@@ -81,7 +81,22 @@ impl Gate {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::test_support::report;
+
+    /// The verdict on these results, as a scan decides it.
+    fn report(results: Vec<RuleResult>) -> (Vec<RuleResult>, Summary) {
+        let summary = Summary::new(&[], &results, &[]);
+        (results, summary)
+    }
+
+    trait Decide {
+        fn on(&self, r: (Vec<RuleResult>, Summary)) -> Verdict;
+    }
+
+    impl Decide for Gate {
+        fn on(&self, (results, summary): (Vec<RuleResult>, Summary)) -> Verdict {
+            self.verdict(&results, &summary)
+        }
+    }
 
     fn result(status: Status, severity: Severity) -> crate::findings::RuleResult {
         crate::findings::RuleResult {
@@ -90,19 +105,27 @@ mod tests {
         }
     }
 
+    fn soft_and_lenient() -> Gate {
+        Gate {
+            no_fail: true,
+            allow_unknown: true,
+            ..Gate::default()
+        }
+    }
+
     #[test]
     fn every_combination() {
         let gate = Gate::default();
         assert_eq!(
-            gate.verdict(&report(vec![result(Status::Pass, Severity::High)])),
+            gate.on(report(vec![result(Status::Pass, Severity::High)])),
             Verdict::Clean
         );
         assert_eq!(
-            gate.verdict(&report(vec![result(Status::Fail, Severity::Low)])),
+            gate.on(report(vec![result(Status::Fail, Severity::Low)])),
             Verdict::Violations
         );
         assert_eq!(
-            gate.verdict(&report(vec![result(Status::Unknown, Severity::High)])),
+            gate.on(report(vec![result(Status::Unknown, Severity::High)])),
             Verdict::Incomplete
         );
         let high = Gate {
@@ -110,14 +133,14 @@ mod tests {
             ..Gate::default()
         };
         assert_eq!(
-            high.verdict(&report(vec![
+            high.on(report(vec![
                 result(Status::Fail, Severity::Medium),
                 result(Status::Unknown, Severity::Low)
             ])),
             Verdict::Incomplete
         );
         assert_eq!(
-            high.verdict(&report(vec![result(Status::Fail, Severity::Critical)])),
+            high.on(report(vec![result(Status::Fail, Severity::Critical)])),
             Verdict::Violations
         );
         let lenient = Gate {
@@ -125,15 +148,23 @@ mod tests {
             ..Gate::default()
         };
         assert_eq!(
-            lenient.verdict(&report(vec![result(Status::Unknown, Severity::High)])),
+            lenient.on(report(vec![result(Status::Unknown, Severity::High)])),
             Verdict::Clean
+        );
+        assert_eq!(
+            soft_and_lenient().on(report(vec![
+                result(Status::Error, Severity::Low),
+                result(Status::Fail, Severity::Critical)
+            ])),
+            Verdict::Error,
+            "a rule error is never waved through"
         );
         let soft = Gate {
             no_fail: true,
             ..Gate::default()
         };
         assert_eq!(
-            soft.verdict(&report(vec![result(Status::Fail, Severity::Critical)])),
+            soft.on(report(vec![result(Status::Fail, Severity::Critical)])),
             Verdict::Clean
         );
     }

@@ -8,6 +8,7 @@
 
 pub mod import;
 pub mod snapshot;
+pub mod view;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,8 +19,10 @@ use serde_json::Value;
 
 use crate::ids;
 pub use snapshot::{
-    Problem, ScopeCoverage, ScopeError, ScopeStatus, Snapshot, SnapshotError, TextPosition,
+    DenyAssignmentsRead, Directory, DirectoryError, Problem, ScopeCoverage, ScopeError,
+    ScopeStatus, Snapshot, SnapshotError, TextPosition,
 };
+pub use view::InventoryView;
 
 /// Lower-cased ARM types amlaudit understands.
 pub mod types {
@@ -30,8 +33,10 @@ pub mod types {
     pub const REGISTRY: &str = "microsoft.containerregistry/registries";
     pub const MANAGED_CLUSTER: &str = "microsoft.containerservice/managedclusters";
     pub const USER_ASSIGNED_IDENTITY: &str = "microsoft.managedidentity/userassignedidentities";
+    pub const KEY_VAULT: &str = "microsoft.keyvault/vaults";
     pub const ROLE_ASSIGNMENT: &str = "microsoft.authorization/roleassignments";
     pub const ROLE_DEFINITION: &str = "microsoft.authorization/roledefinitions";
+    pub const DENY_ASSIGNMENT: &str = "microsoft.authorization/denyassignments";
     pub const SUBSCRIPTION: &str = "microsoft.resources/subscriptions";
 }
 
@@ -49,8 +54,56 @@ pub struct RoleAssignment {
     pub scope: String,
     /// The normalised scope, for matching.
     pub scope_normalized: String,
-    /// An ABAC condition: its presence alone makes the assignment inconclusive.
+    /// An ABAC condition, decided by the permission engine where it can be.
     pub condition: Option<String>,
+    /// The condition's syntax version; Azure takes an absent one as `2.0`.
+    pub condition_version: Option<String>,
+}
+
+impl RoleAssignment {
+    /// An assignment that does not exist yet (a proposed fix), with a made-up id that says so.
+    pub fn proposed(principal_id: &str, role_guid: &str, scope: &str) -> Self {
+        RoleAssignment {
+            id: format!("(proposed) {role_guid} for {principal_id} at {scope}"),
+            principal_id: principal_id.trim().to_ascii_lowercase(),
+            principal_type: Some("ServicePrincipal".to_string()),
+            role_guid: role_guid.trim().to_ascii_lowercase(),
+            scope: scope.to_string(),
+            scope_normalized: ids::normalize(scope),
+            condition: None,
+            condition_version: None,
+        }
+    }
+}
+
+/// The principal id Azure uses for "Everyone" in deny assignments.
+pub const EVERYONE: &str = "00000000-0000-0000-0000-000000000000";
+
+/// A principal named in a deny assignment's `principals` or `excludePrincipals`.
+#[derive(Debug, Clone)]
+pub struct DenyPrincipal {
+    /// Lower-cased object id.
+    pub id: String,
+    /// `User`, `Group`, `ServicePrincipal`, `Everyone`, ... as ARM wrote it.
+    pub principal_type: Option<String>,
+}
+
+/// A deny assignment (`Microsoft.Authorization/denyAssignments`) in typed form.
+#[derive(Debug, Clone)]
+pub struct DenyAssignment {
+    pub id: String,
+    pub name: Option<String>,
+    /// The scope as written, for display.
+    pub scope: String,
+    /// The normalised scope, for matching.
+    pub scope_normalized: String,
+    pub permissions: Vec<PermissionBlock>,
+    pub principals: Vec<DenyPrincipal>,
+    pub exclude_principals: Vec<DenyPrincipal>,
+    pub do_not_apply_to_child_scopes: bool,
+    pub condition: Option<String>,
+    /// `denyAssignmentEffect: audit` denies nothing.
+    pub audit_only: bool,
 }
 
 /// One `permissions` block of a role definition.
@@ -98,6 +151,9 @@ pub struct Inventory {
     children: HashMap<String, Vec<usize>>,
     registry_by_login_server: HashMap<String, usize>,
     workspaces_by_registry: HashMap<String, Vec<usize>>,
+    /// Workspaces whose `properties` are absent or not an object (`az resource list` output): which
+    /// registry they use is not known.
+    workspaces_without_properties: Vec<usize>,
     /// Role assignments, typed. Their JSON is freed from `snapshot.resources` (a `null` stays in
     /// each one's place): in a large tenant they are most of the memory, and only the permission
     /// index reads them.
@@ -106,6 +162,13 @@ pub struct Inventory {
     pub role_definitions: HashMap<String, RoleDefinition>,
     /// Management-group ancestry of each subscription (lower-cased names), when the snapshot says it.
     pub management_groups: HashMap<String, Vec<String>>,
+    /// Deny assignments, typed.
+    pub deny_assignments: Vec<DenyAssignment>,
+    /// Lower-cased principal → lower-cased transitive groups, for principals the directory
+    /// section lists; every other principal's memberships are unknown.
+    pub group_memberships: HashMap<String, Vec<String>>,
+    /// Lower-cased application id → service principal object id (as written).
+    service_principals: HashMap<String, String>,
 }
 
 impl Inventory {
@@ -129,6 +192,7 @@ impl Inventory {
         let mut registry_by_login_server = HashMap::new();
         let mut role_definitions = HashMap::new();
         let mut management_groups = HashMap::new();
+        let mut deny_assignments = Vec::new();
 
         for (index, resource) in snapshot.resources.iter().enumerate() {
             // The role assignments taken above.
@@ -144,6 +208,11 @@ impl Inventory {
                 types::ROLE_DEFINITION => {
                     if let Some(d) = role_definition(resource) {
                         role_definitions.insert(d.guid.clone(), d);
+                    }
+                }
+                types::DENY_ASSIGNMENT => {
+                    if let Some(d) = deny_assignment(resource) {
+                        deny_assignments.push(d);
                     }
                 }
                 types::SUBSCRIPTION => {
@@ -178,7 +247,14 @@ impl Inventory {
             by_type.entry(ty).or_default().push(index);
         }
         let mut workspaces_by_registry: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut workspaces_without_properties = Vec::new();
         for &i in by_type.get(types::WORKSPACE).into_iter().flatten() {
+            if !snapshot.resources[i]
+                .get("properties")
+                .is_some_and(Value::is_object)
+            {
+                workspaces_without_properties.push(i);
+            }
             if let Some(registry) = snapshot.resources[i]
                 .pointer("/properties/containerRegistry")
                 .and_then(Value::as_str)
@@ -190,10 +266,34 @@ impl Inventory {
                     .push(i);
             }
         }
+        let group_memberships = snapshot
+            .directory
+            .group_memberships
+            .iter()
+            .map(|(p, groups)| {
+                (
+                    p.trim().to_ascii_lowercase(),
+                    groups
+                        .iter()
+                        .map(|g| g.trim().to_ascii_lowercase())
+                        .collect(),
+                )
+            })
+            .collect();
+        let service_principals = snapshot
+            .directory
+            .service_principals
+            .iter()
+            .map(|(app, object)| (app.trim().to_ascii_lowercase(), object.clone()))
+            .collect();
         Inventory {
             snapshot,
             by_id,
+            deny_assignments,
+            group_memberships,
+            service_principals,
             workspaces_by_registry,
+            workspaces_without_properties,
             by_type,
             children,
             registry_by_login_server,
@@ -253,6 +353,21 @@ impl Inventory {
         self.snapshot.coverage(subscription_id).map(|c| c.status)
     }
 
+    /// The service principal object id of an application (client) id, when the directory
+    /// section resolved it.
+    pub fn service_principal_object_id(&self, app_id: &str) -> Option<&str> {
+        self.service_principals
+            .get(&app_id.trim().to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// The transitive groups of a principal, or `None` when the snapshot does not know them.
+    pub fn groups_of(&self, principal_id: &str) -> Option<&[String]> {
+        self.group_memberships
+            .get(&principal_id.trim().to_ascii_lowercase())
+            .map(Vec::as_slice)
+    }
+
     /// Workspaces whose `properties.containerRegistry` is this registry.
     pub fn workspaces_using_registry<'a>(
         &'a self,
@@ -262,6 +377,16 @@ impl Inventory {
             .get(&ids::normalize(registry_id))
             .into_iter()
             .flatten()
+            .filter_map(|&i| self.snapshot.resources.get(i))
+    }
+}
+
+impl Inventory {
+    /// Workspaces whose `properties` the snapshot does not hold, so whether they use a given
+    /// registry is not known.
+    pub fn workspaces_without_properties(&self) -> impl Iterator<Item = &Value> + '_ {
+        self.workspaces_without_properties
+            .iter()
             .filter_map(|&i| self.snapshot.resources.get(i))
     }
 }
@@ -309,6 +434,60 @@ fn role_assignment(resource: &Value) -> Option<RoleAssignment> {
         scope_normalized: ids::normalize(&scope),
         scope,
         condition: str_at(resource, "/properties/condition").map(str::to_string),
+        condition_version: str_at(resource, "/properties/conditionVersion").map(str::to_string),
+    })
+}
+
+fn deny_principals(resource: &Value, key: &str) -> Vec<DenyPrincipal> {
+    resource
+        .pointer(&format!("/properties/{key}"))
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some(DenyPrincipal {
+                id: p.get("id")?.as_str()?.trim().to_ascii_lowercase(),
+                principal_type: p.get("type").and_then(Value::as_str).map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+fn deny_assignment(resource: &Value) -> Option<DenyAssignment> {
+    let id = resource.get("id")?.as_str()?.to_string();
+    let scope = match str_at(resource, "/properties/scope") {
+        Some(s) => s.to_string(),
+        None => {
+            let lower = id.to_ascii_lowercase();
+            let cut = lower.rfind("/providers/microsoft.authorization/denyassignments/")?;
+            let s = &id[..cut];
+            if s.is_empty() {
+                "/".to_string()
+            } else {
+                s.to_string()
+            }
+        }
+    };
+    let permissions = resource
+        .pointer("/properties/permissions")
+        .cloned()
+        .and_then(|p| serde_json::from_value::<Vec<PermissionBlock>>(p).ok())
+        .unwrap_or_default();
+    Some(DenyAssignment {
+        name: str_at(resource, "/properties/denyAssignmentName").map(str::to_string),
+        scope_normalized: ids::normalize(&scope),
+        scope,
+        permissions,
+        principals: deny_principals(resource, "principals"),
+        exclude_principals: deny_principals(resource, "excludePrincipals"),
+        do_not_apply_to_child_scopes: resource
+            .pointer("/properties/doNotApplyToChildScopes")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        condition: str_at(resource, "/properties/condition").map(str::to_string),
+        audit_only: str_at(resource, "/properties/denyAssignmentEffect")
+            .is_some_and(|e| e.eq_ignore_ascii_case("audit")),
+        id,
     })
 }
 
@@ -356,5 +535,29 @@ mod tests {
             .unwrap();
         assert_eq!(listed[0], by_id);
         assert_eq!(by_id["properties"]["adminUserEnabled"], false);
+    }
+
+    #[test]
+    fn workspaces_without_properties_are_listed() {
+        let snapshot: Snapshot = serde_json::from_value(serde_json::json!({
+            "amlaudit_snapshot": 1, "collected_at": "2026-01-01T00:00:00Z",
+            "resources": [
+                {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/listed",
+                 "type": "Microsoft.MachineLearningServices/workspaces", "properties": null},
+                {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/full",
+                 "type": "Microsoft.MachineLearningServices/workspaces", "properties": {}},
+                {"id": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv",
+                 "type": "Microsoft.KeyVault/vaults", "properties": {"enableRbacAuthorization": true}}
+            ]
+        }))
+        .unwrap();
+        let inventory = Inventory::new(snapshot);
+        let names: Vec<&str> = inventory
+            .workspaces_without_properties()
+            .filter_map(|w| w["id"].as_str())
+            .map(ids::short_name)
+            .collect();
+        assert_eq!(names, ["listed"]);
+        assert_eq!(inventory.of_type(types::KEY_VAULT).count(), 1);
     }
 }

@@ -26,7 +26,17 @@ struct CatalogueFile {
 struct CatalogueRole {
     name: String,
     role_name: String,
-    permissions: Vec<PermissionBlock>,
+    permissions: Vec<CatalogueBlock>,
+}
+
+/// A permission block as the reference prints it; some carry a `condition` (constrained
+/// delegation of role assignment writes, for example).
+#[derive(Deserialize)]
+struct CatalogueBlock {
+    #[serde(flatten)]
+    block: PermissionBlock,
+    #[serde(default)]
+    condition: Option<String>,
 }
 
 struct Catalogue {
@@ -48,7 +58,14 @@ fn catalogue() -> &'static Catalogue {
                 let def = RoleDefinition {
                     guid: guid.clone(),
                     role_name: r.role_name,
-                    permissions: r.permissions,
+                    // The engine cannot evaluate a block's condition, so a conditional block grants
+                    // nothing rather than everything it lists (never a wrong grant).
+                    permissions: r
+                        .permissions
+                        .into_iter()
+                        .filter(|p| p.condition.as_deref().is_none_or(|c| c.trim().is_empty()))
+                        .map(|p| p.block)
+                        .collect(),
                     source: DefinitionSource::BuiltInCatalogue,
                 };
                 (guid, def)
@@ -66,6 +83,15 @@ pub fn builtin_role(guid: &str) -> Option<&'static RoleDefinition> {
     catalogue().roles.get(&guid.to_ascii_lowercase())
 }
 
+/// A built-in role by its exact name (any case), e.g. "AcrPull".
+pub fn builtin_role_by_name(name: &str) -> Option<&'static RoleDefinition> {
+    let name = name.trim();
+    catalogue()
+        .roles
+        .values()
+        .find(|r| r.role_name.eq_ignore_ascii_case(name))
+}
+
 /// Every built-in role in the catalogue.
 pub fn builtin_roles() -> impl Iterator<Item = &'static RoleDefinition> {
     catalogue().roles.values()
@@ -79,6 +105,24 @@ pub fn catalogue_source() -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_catalogue_holds_hundreds_of_roles_and_no_conditional_grant() {
+        assert!(builtin_roles().count() > 300, "{}", builtin_roles().count());
+        // Key Vault Data Access Administrator's role-assignment writes are conditional in Azure:
+        // the catalogue must not grant them unconditionally.
+        let kv_daa = builtin_roles()
+            .find(|r| r.role_name == "Key Vault Data Access Administrator")
+            .expect("Key Vault Data Access Administrator");
+        assert!(
+            kv_daa.permissions.iter().all(|p| !p
+                .actions
+                .iter()
+                .any(|a| a.ends_with("roleAssignments/write"))),
+            "{:?}",
+            kv_daa.permissions
+        );
+    }
 
     #[test]
     fn required_roles_are_present() {
@@ -95,6 +139,8 @@ mod tests {
             "Storage Blob Data Reader",
             "Key Vault Administrator",
             "Key Vault Crypto Service Encryption User",
+            "Container Registry Repository Reader",
+            "Container Registry Repository Writer",
         ] {
             assert!(
                 builtin_roles().any(|r| r.role_name == name),
@@ -106,5 +152,9 @@ mod tests {
             Some("AcrPull")
         );
         assert!(!catalogue_source().is_empty());
+        assert_eq!(
+            builtin_role_by_name("acrpull").map(|r| r.guid.as_str()),
+            Some("7f951dda-4ed3-4680-a7ca-43fe172d538d")
+        );
     }
 }

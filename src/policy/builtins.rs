@@ -1,23 +1,53 @@
 //! Host builtins that give Rego rules the permission engine:
-//! `amlaudit.access(principal, scope, action)` and `amlaudit.data_access(principal, scope, action)`.
+//! `amlaudit.access(principal, scope, action)`, `amlaudit.data_access(principal, scope, action)`
+//! and `amlaudit.pull(principal, registry_id, repositories)`.
+//!
+//! `pull` asks "can the principal pull these repositories from this registry" knowing the
+//! registry's mode (legacy or ABAC repository permissions, see `permissions`); its object adds
+//! `mode` (`legacy`, `abac` or `unknown`) and `repositories` (an empty array: the question names
+//! no repository, so a condition on the repository name is `unknown`).
 //!
 //! Both return the engine's decision as an object: `decision` (`granted`, `denied` or `unknown`),
 //! `summary` (one line), `reasons`, `evidence` (each candidate assignment and why it did or did not
 //! count), `principal`, `scope`, `action`. A principal that is not a non-empty string gives
 //! `unknown`: a rule can never turn a missing identity into a pass.
+//!
+//! While a fix is being proven ([`with_extra_assignments`]), both answer as if the role
+//! assignments the fix adds existed. The engines are shared by rayon workers, so the extra
+//! assignments are per thread: a proof runs on one thread from start to end.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use regorus::{Engine, Value};
 
 use super::PolicyError;
-use crate::permissions::{AccessDecision, Action, Decision, PermissionIndex};
+use crate::inventory::RoleAssignment;
+use crate::permissions::{ACR_PULL_ACTION, AccessDecision, Action, Decision, PermissionIndex};
+
+thread_local! {
+    static EXTRA_ASSIGNMENTS: RefCell<Vec<RoleAssignment>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with the builtins answering as if `extra` assignments existed, on this thread only.
+pub fn with_extra_assignments<T>(extra: &[RoleAssignment], f: impl FnOnce() -> T) -> T {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            EXTRA_ASSIGNMENTS.with(|e| e.borrow_mut().clear());
+        }
+    }
+    EXTRA_ASSIGNMENTS.with(|e| *e.borrow_mut() = extra.to_vec());
+    let _reset = Reset;
+    f()
+}
 
 /// The names of the host builtins, as rules call them.
-pub const NAMES: &[&str] = &[ACCESS, DATA_ACCESS];
+pub const NAMES: &[&str] = &[ACCESS, DATA_ACCESS, PULL];
 
 const ACCESS: &str = "amlaudit.access";
 const DATA_ACCESS: &str = "amlaudit.data_access";
+const PULL: &str = "amlaudit.pull";
 
 /// Registers the builtins on an engine, answering from `index`.
 pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), PolicyError> {
@@ -39,7 +69,9 @@ pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), 
                     };
                     let action = if data { Action::data(&action) } else { Action::control(&action) };
                     let decision = match text(0) {
-                        Some(principal) => index.check(&principal, &scope, &action),
+                        Some(principal) => EXTRA_ASSIGNMENTS.with(|extra| {
+                            index.check_with(&principal, &scope, &action, &extra.borrow())
+                        }),
                         None => AccessDecision {
                             decision: Decision::Unknown,
                             principal: String::new(),
@@ -48,6 +80,8 @@ pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), 
                             data_action: data,
                             evidence: Vec::new(),
                             reasons: vec!["the identity's principal id is not known".to_string()],
+                            mode: None,
+                            repositories: None,
                         },
                     };
                     Ok(to_value(&decision))
@@ -55,12 +89,66 @@ pub fn register(engine: &mut Engine, index: Arc<PermissionIndex>) -> Result<(), 
             )
             .map_err(|e| PolicyError::Engine(format!("registering {name}: {e:#}")))?;
     }
+    let index = Arc::clone(&index);
+    engine
+        .add_extension(
+            PULL.to_string(),
+            3,
+            Box::new(move |args: Vec<Value>| {
+                let registry = args
+                    .get(1)
+                    .and_then(|v| v.as_string().ok())
+                    .map(|s| s.to_string())
+                    .filter(|s| !s.trim().is_empty());
+                let Some(registry) = registry else {
+                    anyhow::bail!("{PULL}(principal, registry_id, repositories): registry_id must be a non-empty string");
+                };
+                let repositories: Vec<String> = match args.get(2) {
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .map(|v| v.as_string().map(|s| s.to_string()))
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| anyhow::anyhow!("{PULL}: repositories must be an array of strings"))?,
+                    Some(Value::Set(items)) => items
+                        .iter()
+                        .map(|v| v.as_string().map(|s| s.to_string()))
+                        .collect::<Result<_, _>>()
+                        .map_err(|_| anyhow::anyhow!("{PULL}: repositories must be an array of strings"))?,
+                    _ => anyhow::bail!("{PULL}(principal, registry_id, repositories): repositories must be an array of repository names ([] for none)"),
+                };
+                let principal = args
+                    .first()
+                    .and_then(|v| v.as_string().ok())
+                    .map(|s| s.to_string())
+                    .filter(|s| !s.trim().is_empty());
+                let decision = match principal {
+                    Some(principal) => EXTRA_ASSIGNMENTS.with(|extra| {
+                        index.check_pull_with(&principal, &registry, &repositories, &extra.borrow())
+                    }),
+                    None => AccessDecision {
+                        decision: Decision::Unknown,
+                        principal: String::new(),
+                        scope: registry.clone(),
+                        action: ACR_PULL_ACTION.to_string(),
+                        data_action: false,
+                        evidence: Vec::new(),
+                        reasons: vec!["the identity's principal id is not known".to_string()],
+                        mode: Some(index.registry_mode(&registry)),
+                        repositories: Some(repositories),
+                    },
+                };
+                Ok(to_value(&decision))
+            }),
+        )
+        .map_err(|e| PolicyError::Engine(format!("registering {PULL}: {e:#}")))?;
     Ok(())
 }
 
 /// The decision as the object rules see.
 pub fn to_value(decision: &AccessDecision) -> Value {
-    let mut json = serde_json::to_value(decision).unwrap_or_default();
+    let mut json = serde_json::to_value(decision).expect(
+        "an access decision holds only strings, booleans and lists, which always serialise",
+    );
     if let Some(obj) = json.as_object_mut() {
         obj.insert(
             "summary".into(),

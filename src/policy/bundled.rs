@@ -12,6 +12,14 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../../policies/lib/amlaudit_test.rego"),
     ),
     (
+        "policies/lib/fixes.rego",
+        include_str!("../../policies/lib/fixes.rego"),
+    ),
+    (
+        "policies/lib/fixes_test.rego",
+        include_str!("../../policies/lib/fixes_test.rego"),
+    ),
+    (
         "policies/aml001_acr_admin_user_disabled.rego",
         include_str!("../../policies/aml001_acr_admin_user_disabled.rego"),
     ),
@@ -66,6 +74,22 @@ pub const FILES: &[(&str, &str)] = &[
     (
         "policies/aml007_aci_deployments_need_admin_test.rego",
         include_str!("../../policies/aml007_aci_deployments_need_admin_test.rego"),
+    ),
+    (
+        "policies/aml008_aks_sp_acr_pull.rego",
+        include_str!("../../policies/aml008_aks_sp_acr_pull.rego"),
+    ),
+    (
+        "policies/aml008_aks_sp_acr_pull_test.rego",
+        include_str!("../../policies/aml008_aks_sp_acr_pull_test.rego"),
+    ),
+    (
+        "policies/aml009_acr_connection_secret.rego",
+        include_str!("../../policies/aml009_acr_connection_secret.rego"),
+    ),
+    (
+        "policies/aml009_acr_connection_secret_test.rego",
+        include_str!("../../policies/aml009_acr_connection_secret_test.rego"),
     ),
 ];
 

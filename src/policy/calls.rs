@@ -18,6 +18,16 @@ use regorus::unstable::{BUILTINS, Expr, Literal, Module, Query, Rule, RuleHead};
 use super::PolicyError;
 
 type Node<T> = regorus::unstable::Ref<T>;
+type Span = regorus::unstable::Span;
+
+/// What [`collect_calls`] finds in an expression.
+#[derive(Default)]
+struct Calls {
+    /// Every call: the name it is called by, and where.
+    calls: Vec<(String, Span)>,
+    /// The largest width or precision of each `sprintf` with a literal format.
+    sprintf_widths: Vec<(u64, Span)>,
+}
 
 /// Fails on the first call to a function that exists nowhere. `subject_of` names what a file
 /// holds (`rule AML001`, `tests`, ...) for the message.
@@ -37,6 +47,8 @@ pub fn check(
                 .filter_map(move |rule| head_path(rule).map(|name| format!("{package}.{name}")))
         })
         .collect();
+    // caller -> (callee, where the call is), over functions declared in loaded policies.
+    let mut graph: HashMap<String, Vec<(String, regorus::unstable::Span)>> = HashMap::new();
     for module in modules.iter() {
         let package = package_path(module);
         let imports: HashMap<String, String> = module
@@ -51,6 +63,20 @@ pub fn check(
                 Some((alias, target))
             })
             .collect();
+        // The declared function a call reaches, if it reaches one.
+        let declared_target = |path: &str| -> Option<String> {
+            let (first, rest) = path.split_once('.').unwrap_or((path, ""));
+            let resolved = match imports.get(first) {
+                Some(target) if rest.is_empty() => target.clone(),
+                Some(target) => format!("{target}.{rest}"),
+                None => path.to_string(),
+            };
+            if resolved.starts_with("data.") {
+                return declared.contains(&resolved).then_some(resolved);
+            }
+            let local = format!("{package}.{resolved}");
+            declared.contains(&local).then_some(local)
+        };
         let known = |path: &str| {
             let (first, rest) = path.split_once('.').unwrap_or((path, ""));
             let resolved = match imports.get(first) {
@@ -67,8 +93,32 @@ pub fn check(
                 || BUILTINS.contains_key(resolved.as_str())
         };
         for rule in &module.policy {
-            let mut calls = Vec::new();
-            rule_exprs(rule, &mut |e| collect_calls(e, &mut calls));
+            let mut found = Calls::default();
+            rule_exprs(rule, &mut |e| collect_calls(e, &mut found));
+            let Calls {
+                calls,
+                sprintf_widths,
+            } = found;
+            let max = super::Budget::default().max_string_bytes as u64;
+            if let Some((width, span)) = sprintf_widths.iter().find(|(w, _)| *w > max) {
+                let file = span.source.get_path().to_string();
+                return Err(PolicyError::Budget {
+                    at: format!("{file}:{}:{}", span.line, span.col),
+                    subject: subject_of(&file),
+                    message: format!(
+                        "a sprintf width or precision of {width} would build a string over the memory budget of {max} bytes"
+                    ),
+                    file,
+                });
+            }
+            if let Some(caller) = head_path(rule).map(|name| format!("{package}.{name}")) {
+                let edges = graph.entry(caller).or_default();
+                for (function, span) in &calls {
+                    if let Some(callee) = declared_target(function) {
+                        edges.push((callee, span.clone()));
+                    }
+                }
+            }
             for (function, span) in calls {
                 if !known(&function) {
                     let file = span.source.get_path().to_string();
@@ -79,6 +129,67 @@ pub fn check(
                         file,
                         function,
                     });
+                }
+            }
+        }
+    }
+    check_recursion(&graph, &subject_of)
+}
+
+/// Rego forbids recursion, and regorus would follow a recursive function until the stack
+/// overflows and the process aborts; a cycle in the call graph is refused at load, naming the
+/// call that closes it.
+fn check_recursion(
+    graph: &HashMap<String, Vec<(String, regorus::unstable::Span)>>,
+    subject_of: &impl Fn(&str) -> String,
+) -> Result<(), PolicyError> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        Active,
+        Done,
+    }
+    let mut marks: HashMap<&str, Mark> = HashMap::new();
+    let mut roots: Vec<&String> = graph.keys().collect();
+    roots.sort();
+    for root in roots {
+        if marks.contains_key(root.as_str()) {
+            continue;
+        }
+        // Iterative depth-first search: (function, next edge to follow); the stack is the path.
+        let mut stack: Vec<(&str, usize)> = vec![(root.as_str(), 0)];
+        marks.insert(root, Mark::Active);
+        while let Some((node, next)) = stack.last_mut() {
+            let edges = graph.get(*node).map_or(&[][..], Vec::as_slice);
+            let Some((callee, span)) = edges.get(*next) else {
+                marks.insert(*node, Mark::Done);
+                stack.pop();
+                continue;
+            };
+            *next += 1;
+            match marks.get(callee.as_str()) {
+                Some(Mark::Done) => {}
+                Some(Mark::Active) => {
+                    let start = stack
+                        .iter()
+                        .position(|(n, _)| *n == callee.as_str())
+                        .unwrap_or(0);
+                    let mut cycle: Vec<&str> = stack[start..].iter().map(|(n, _)| *n).collect();
+                    cycle.push(callee);
+                    let file = span.source.get_path().to_string();
+                    return Err(PolicyError::Recursion {
+                        at: format!("{file}:{}:{}", span.line, span.col),
+                        subject: subject_of(&file),
+                        cycle: cycle
+                            .iter()
+                            .map(|n| n.trim_start_matches("data."))
+                            .collect::<Vec<_>>()
+                            .join(" -> "),
+                        file,
+                    });
+                }
+                None => {
+                    marks.insert(callee, Mark::Active);
+                    stack.push((callee.as_str(), 0));
                 }
             }
         }
@@ -187,8 +298,37 @@ fn query_exprs(query: &Node<Query>, f: &mut dyn FnMut(&Node<Expr>)) {
     }
 }
 
+/// The largest width or precision in a `sprintf` format (`%200000000d` pads to 200 million
+/// characters in one call, which no time budget can interrupt).
+pub fn largest_sprintf_width(format: &str) -> u64 {
+    let mut largest = 0u64;
+    let mut chars = format.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            continue;
+        }
+        while chars.peek().is_some_and(|c| "-+# 0".contains(*c)) {
+            chars.next();
+        }
+        for _ in 0..2 {
+            let mut n = 0u64;
+            while let Some(d) = chars.peek().and_then(|c| c.to_digit(10)) {
+                n = n.saturating_mul(10).saturating_add(u64::from(d));
+                chars.next();
+            }
+            largest = largest.max(n);
+            if chars.peek() == Some(&'.') {
+                chars.next();
+            } else {
+                break;
+            }
+        }
+    }
+    largest
+}
+
 /// Every call in an expression, with the name it is called by and where.
-fn collect_calls(expr: &Node<Expr>, out: &mut Vec<(String, regorus::unstable::Span)>) {
+fn collect_calls(expr: &Node<Expr>, out: &mut Calls) {
     let mut recurse = |e: &Node<Expr>| collect_calls(e, out);
     match expr.as_ref() {
         Expr::String { .. }
@@ -217,7 +357,15 @@ fn collect_calls(expr: &Node<Expr>, out: &mut Vec<(String, regorus::unstable::Sp
         }
         Expr::Call { fcn, params, .. } => {
             if let Some(name) = path_of(fcn) {
-                out.push((name, root(fcn).span().clone()));
+                if name == "sprintf"
+                    && let Some(Expr::String { value, .. } | Expr::RawString { value, .. }) =
+                        params.first().map(|p| p.as_ref())
+                    && let Ok(format) = value.as_string()
+                {
+                    out.sprintf_widths
+                        .push((largest_sprintf_width(format), root(fcn).span().clone()));
+                }
+                out.calls.push((name, root(fcn).span().clone()));
             }
             params.iter().for_each(|p| collect_calls(p, out));
         }
@@ -273,13 +421,41 @@ mod tests {
     }
 
     #[test]
+    fn sprintf_widths_over_the_budget_are_refused_at_load() {
+        assert_eq!(largest_sprintf_width("%s and %-08.3f, 100%%"), 8);
+        assert_eq!(largest_sprintf_width("%0200000000d"), 200_000_000);
+        let rule = "package corp.rule\n\nimport rego.v1\n\nr := sprintf(\"%0200000000d\", [1])\n";
+        let err = check_sources(&[("rule.rego", rule)])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("rule.rego:5:"), "{err}");
+        assert!(err.contains("memory budget"), "{err}");
+    }
+
+    #[test]
+    fn recursion_is_refused_with_the_call_that_closes_the_cycle() {
+        let rule =
+            "package corp.rule\n\nimport rego.v1\n\nf(x) := g(x)\n\ng(x) := f(x)\n\nr := f(1)\n";
+        let err = check_sources(&[("rule.rego", rule)]).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("rule.rego:7:"), "{text}");
+        assert!(
+            text.contains("corp.rule.f -> corp.rule.g -> corp.rule.f"),
+            "{text}"
+        );
+        let direct = "package corp.rule\n\nimport rego.v1\n\nf(x) := f(x + 1)\n";
+        assert!(check_sources(&[("rule.rego", direct)]).is_err());
+        check_sources(&[("lib.rego", LIB)]).expect("no recursion");
+    }
+
+    #[test]
     fn an_unknown_function_is_named_with_its_place_and_rule() {
         let rule = "package corp.rule\n\nimport data.corp.lib\nimport rego.v1\n\nr := x if {\n\tsome v in [1]\n\tx := [y | y := lib.wrapp(v)]\n}\n";
         let err = check_sources(&[("lib.rego", LIB), ("rule.rego", rule)]).unwrap_err();
         // regorus counts a tab as four columns.
         assert_eq!(
             err.to_string(),
-            "rule.rego:8:20: subject of rule.rego (`r`) calls unknown function `lib.wrapp`: it is not a Rego builtin, an amlaudit builtin (amlaudit.access, amlaudit.data_access) or a function declared in a loaded policy"
+            "rule.rego:8:20: subject of rule.rego (`r`) calls unknown function `lib.wrapp`: it is not a Rego builtin, an amlaudit builtin (amlaudit.access, amlaudit.data_access, amlaudit.pull) or a function declared in a loaded policy"
         );
         let builtin = "package corp.rule\n\nimport rego.v1\n\nr if time.now_nss() > 0\n";
         let err = check_sources(&[("rule.rego", builtin)]).unwrap_err();

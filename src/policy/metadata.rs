@@ -86,6 +86,22 @@ pub fn metadata_block(source: &str) -> Option<(usize, String)> {
     Some((start + 1, yaml))
 }
 
+/// Where a YAML error in the METADATA block is in the `.rego` file: the block's YAML line `k` is
+/// file line `block_line + k`, and its columns are shifted by the `#` (and one space) removed
+/// from the comment. Without a location, the `# METADATA` line itself.
+fn yaml_error_position(source: &str, block_line: usize, e: &serde_norway::Error) -> (usize, usize) {
+    let Some(location) = e.location() else {
+        return (block_line, 1);
+    };
+    let file_line = block_line + location.line();
+    let prefix = source.lines().nth(file_line - 1).map_or(0, |l| {
+        let indent = l.len() - l.trim_start().len();
+        let after_hash = &l.trim_start()[1.min(l.trim_start().len())..];
+        indent + 1 + usize::from(after_hash.starts_with(' '))
+    });
+    (file_line, location.column() + prefix)
+}
+
 /// Reads and checks a rule's METADATA. Every missing field is reported at once.
 pub fn parse(file: &Path, source: &str) -> Result<RuleMeta, String> {
     let Some((line, yaml)) = metadata_block(source) else {
@@ -94,8 +110,19 @@ pub fn parse(file: &Path, source: &str) -> Result<RuleMeta, String> {
             file.display()
         ));
     };
-    let raw: RawMeta = serde_norway::from_str(&yaml)
-        .map_err(|e| format!("{}:{}: METADATA is not valid: {e}", file.display(), line))?;
+    let raw: RawMeta = serde_norway::from_str(&yaml).map_err(|e| {
+        let (at_line, at_column) = yaml_error_position(source, line, &e);
+        let message = e.to_string();
+        // The YAML-relative " at line L column C" is replaced by the file's position.
+        let message = match message.rfind(" at line ") {
+            Some(i) => &message[..i],
+            None => &message,
+        };
+        format!(
+            "{}:{at_line}:{at_column}: METADATA is not valid: {message}",
+            file.display()
+        )
+    })?;
     let custom = raw.custom.unwrap_or(RawCustom {
         id: None,
         name: None,
@@ -182,6 +209,24 @@ mod tests {
             parse(Path::new("z.rego"), "package p\n")
                 .unwrap_err()
                 .contains("z.rego: no `# METADATA`")
+        );
+    }
+
+    #[test]
+    fn yaml_errors_point_into_the_rego_file() {
+        // Line 5 of the file holds the bad value; the YAML error is on its line 3.
+        let src = "package before\n\n# METADATA\n# title: T\n# custom: [unclosed\npackage amlaudit.rules.x\n";
+        let err = parse(Path::new("x.rego"), src).unwrap_err();
+        assert!(
+            err.starts_with("x.rego:5:") || err.starts_with("x.rego:6:"),
+            "{err}"
+        );
+        assert!(!err.contains(" at line "), "{err}");
+        let src = "# METADATA\n# title: T\n# description: D\n# custom:\n#   id: X1\n#   unknown_key: 1\npackage amlaudit.rules.x\n";
+        let err = parse(Path::new("x.rego"), src).unwrap_err();
+        assert!(
+            err.starts_with("x.rego:6:5: METADATA is not valid"),
+            "{err}"
         );
     }
 }

@@ -6,12 +6,17 @@
 //! document of [`input`], and may define:
 //! - `applicable` (boolean; when it is declared and not true, the pair produces no result);
 //! - `result`: `{"status": "pass"|"fail"|"unknown"|"not_applicable", "message": "...",
-//!   "evidence": [...], "remediation": [{"description", "argv": [...], "automatic"?}]}`.
+//!   "evidence": [...], "remediation": [{"description", "edit": {"kind", ...}}]}`, each step a
+//!   typed edit ([`crate::fixes::Edit`]); a step with a bare `argv` (rules written before edits)
+//!   is kept as a `manual` step.
 //!
-//! An applicable pair whose `result` is undefined becomes `unknown` (fail closed). Other modules
+//! An applicable pair whose `result` is undefined becomes `unknown` (fail closed); a pair whose
+//! evaluation fails (a Rego error, a malformed result, a [`budget`] overrun) becomes an `error`
+//! result naming the rule file and the resource, unless the evaluator fails fast. Other modules
 //! are libraries (`data.amlaudit.lib` ships with the bundled rules). Parameters are
 //! `data.amlaudit.params`. The engine is loaded once, then cloned per rayon worker.
 
+pub mod budget;
 pub mod builtins;
 pub mod bundled;
 mod calls;
@@ -19,6 +24,7 @@ pub mod docs;
 pub mod input;
 pub mod metadata;
 pub mod params;
+mod prove;
 pub mod skeleton;
 pub mod testing;
 
@@ -31,9 +37,11 @@ use regorus::Engine;
 use serde_json::Value;
 
 use crate::findings::{Remediation, RuleResult, Status};
+use crate::fixes::Edit;
 use crate::ids;
 use crate::inventory::Inventory;
 use crate::permissions::PermissionIndex;
+pub use budget::Budget;
 pub use metadata::RuleMeta;
 pub use params::Params;
 
@@ -70,13 +78,31 @@ pub enum PolicyError {
     },
     /// Found before evaluation, so a call on a path no test or resource reaches is still caught.
     #[error(
-        "{at}: {subject} calls unknown function `{function}`: it is not a Rego builtin, an amlaudit builtin (amlaudit.access, amlaudit.data_access) or a function declared in a loaded policy"
+        "{at}: {subject} calls unknown function `{function}`: it is not a Rego builtin, an amlaudit builtin (amlaudit.access, amlaudit.data_access, amlaudit.pull) or a function declared in a loaded policy"
     )]
     UnknownFunction {
         file: String,
         at: String,
         subject: String,
         function: String,
+    },
+    /// Rego forbids recursion; followed, it would overflow the stack.
+    #[error(
+        "{at}: {subject} is recursive ({cycle}): Rego does not allow a function to call itself, directly or through others"
+    )]
+    Recursion {
+        file: String,
+        at: String,
+        subject: String,
+        cycle: String,
+    },
+    /// A literal that would exceed the evaluation [`Budget`] whatever the input.
+    #[error("{at}: {subject}: {message}")]
+    Budget {
+        file: String,
+        at: String,
+        subject: String,
+        message: String,
     },
     #[error("{at}: rule {rule_id} ({file}) failed on {resource_id}: {message}")]
     Evaluation {
@@ -135,6 +161,8 @@ pub struct PolicySet {
     pub modules: Vec<PolicySource>,
     pub tests: Vec<PolicySource>,
     pub rules: Vec<Rule>,
+    /// The limits every engine built from this set enforces on each evaluation.
+    pub budget: Budget,
 }
 
 impl PolicySet {
@@ -244,6 +272,7 @@ impl PolicySet {
         params: &Params,
     ) -> Result<Engine, PolicyError> {
         let mut engine = Engine::new();
+        self.budget.apply(&mut engine)?;
         builtins::register(&mut engine, index)?;
         for source in files {
             engine
@@ -312,6 +341,24 @@ pub fn location(message: &str) -> Option<String> {
     })
 }
 
+/// The 1-based line where a module declares rule `name` (`name :=`, `name if`, `default name`).
+fn declaration_line(text: &str, name: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("default ").unwrap_or(l);
+            l.strip_prefix(name).is_some_and(|rest| {
+                let rest = rest.trim_start();
+                rest.starts_with(":=")
+                    || rest.starts_with('=')
+                    || rest.starts_with("if")
+                    || rest.starts_with('{')
+                    || rest.starts_with("contains")
+            })
+        })
+        .map(|i| i + 1)
+}
+
 /// The file of a regorus message's location (the location minus `:line:col`).
 fn located_file(message: &str) -> Option<String> {
     let at = location(message)?;
@@ -356,6 +403,11 @@ pub struct Evaluator {
     rules: Vec<Rule>,
     /// Per rule: the `applicable` query when the rule declares one, and the `result` query.
     queries: Vec<(Option<String>, String)>,
+    /// Per rule: where `applicable` and `result` are declared (`file:line`), to place an error
+    /// regorus reports without a location (a budget overrun).
+    declared_at: Vec<(String, String)>,
+    /// Stop at the first pair that cannot be evaluated instead of recording an `error` result.
+    fail_fast: bool,
 }
 
 // Engines are cloned into rayon workers; this fails to compile if regorus stops being Send.
@@ -375,8 +427,19 @@ impl Evaluator {
         drop(set.engine(Arc::clone(&index), params, false)?);
         let mut queries = Vec::with_capacity(set.rules.len());
         let mut engines = Vec::with_capacity(set.rules.len());
+        let mut declared_at = Vec::with_capacity(set.rules.len());
         for rule in &set.rules {
-            let engine = set.rule_engine(rule, Arc::clone(&index), params)?;
+            let text = set
+                .modules
+                .iter()
+                .find(|m| m.path == rule.file)
+                .map_or("", |m| m.text.as_str());
+            let at = |name: &str| match declaration_line(text, name) {
+                Some(line) => format!("{}:{line}", rule.file),
+                None => rule.file.clone(),
+            };
+            declared_at.push((at("applicable"), at("result")));
+            let mut engine = set.rule_engine(rule, Arc::clone(&index), params)?;
             let declares = |name: &str| {
                 engine
                     .has_declared_rule_rooted_at(&rule.file, name)
@@ -392,13 +455,25 @@ impl Evaluator {
                 declares("applicable").then(|| format!("data.{}.applicable", rule.package)),
                 format!("data.{}.result", rule.package),
             ));
+            // `print()` output goes to the debug log, never straight to the terminal (and so
+            // not at all under `-q`).
+            engine.set_gather_prints(true);
             engines.push(engine);
         }
         Ok(Evaluator {
             engines,
             rules: set.rules.clone(),
             queries,
+            declared_at,
+            fail_fast: false,
         })
+    }
+
+    /// With `true`, [`Evaluator::evaluate`] returns the first evaluation error instead of
+    /// recording an `error` result for the pair and going on.
+    pub fn fail_fast(mut self, fail_fast: bool) -> Self {
+        self.fail_fast = fail_fast;
+        self
     }
 
     /// Evaluates every rule on every resource of its type; results sorted by rule and resource.
@@ -447,8 +522,20 @@ impl Evaluator {
                     let (resource, input) =
                         &subjects[&rule.meta.resource_type.to_ascii_lowercase()][si];
                     let started = std::time::Instant::now();
-                    let result =
-                        evaluate_one(&mut engines[ri], rule, &self.queries[ri], resource, input);
+                    let result = evaluate_one(
+                        &mut engines[ri],
+                        rule,
+                        &self.queries[ri],
+                        &self.declared_at[ri],
+                        inventory,
+                        resource,
+                        input,
+                    );
+                    log_prints(&mut engines[ri], rule, resource);
+                    let result = match result {
+                        Err(e) if !self.fail_fast => Ok(Some(error_result(rule, resource, &e))),
+                        other => other,
+                    };
                     spent[ri].fetch_add(
                         started.elapsed().as_nanos() as u64,
                         std::sync::atomic::Ordering::Relaxed,
@@ -477,6 +564,8 @@ fn evaluate_one(
     engine: &mut Engine,
     rule: &Rule,
     (applicable_query, result_query): &(Option<String>, String),
+    (applicable_at, result_at): &(String, String),
+    inventory: &dyn crate::inventory::InventoryView,
     resource: &Value,
     input: &regorus::Value,
 ) -> Result<Option<RuleResult>, PolicyError> {
@@ -484,20 +573,34 @@ fn evaluate_one(
         .get("id")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let eval_error = |e: anyhow::Error| {
-        let message = format!("{e:#}").trim_start().to_string();
-        PolicyError::Evaluation {
-            at: location(&message).unwrap_or_else(|| rule.file.clone()),
-            file: rule.file.clone(),
-            rule_id: rule.meta.id.clone(),
-            resource_id: resource_id.to_string(),
-            message,
+    // Without a location from regorus (a budget overrun carries none), the error is placed at
+    // the declaration of the rule being evaluated.
+    let eval_error = |declared_at: String, name: &'static str| {
+        move |e: anyhow::Error| {
+            let mut message = format!("{e:#}").trim_start().to_string();
+            let at = match location(&message) {
+                Some(at) => at,
+                None => {
+                    message.push_str(&format!(" (while evaluating `{name}`)"));
+                    declared_at
+                }
+            };
+            PolicyError::Evaluation {
+                at,
+                file: rule.file.clone(),
+                rule_id: rule.meta.id.clone(),
+                resource_id: resource_id.to_string(),
+                message,
+            }
         }
     };
     engine.set_input(input.clone());
     // A declared `applicable` that is false or undefined (its body did not hold) skips the pair.
     if let Some(query) = applicable_query {
-        match engine.eval_rule(query.clone()).map_err(eval_error)? {
+        match engine
+            .eval_rule(query.clone())
+            .map_err(eval_error(applicable_at.clone(), "applicable"))?
+        {
             regorus::Value::Bool(true) => {}
             regorus::Value::Bool(false) | regorus::Value::Undefined => return Ok(None),
             other => {
@@ -510,7 +613,9 @@ fn evaluate_one(
             }
         }
     }
-    let output = engine.eval_rule(result_query.clone()).map_err(eval_error)?;
+    let output = engine
+        .eval_rule(result_query.clone())
+        .map_err(eval_error(result_at.clone(), "result"))?;
     let mut result = base_result(rule, resource);
     if output == regorus::Value::Undefined {
         result.status = Status::Unknown;
@@ -520,14 +625,48 @@ fn evaluate_one(
         );
         return Ok(Some(result));
     }
-    let output = serde_json::to_value(&output).unwrap_or_default();
-    fill_from_output(&mut result, &output).map_err(|message| PolicyError::BadResult {
+    let output = serde_json::to_value(&output).map_err(|e| PolicyError::BadResult {
         file: rule.file.clone(),
         rule_id: rule.meta.id.clone(),
         resource_id: resource_id.to_string(),
-        message,
+        message: format!("`result` is not JSON (an object key that is not a string?): {e}"),
+    })?;
+    fill_from_output(&mut result, &output, Some(inventory)).map_err(|message| {
+        PolicyError::BadResult {
+            file: rule.file.clone(),
+            rule_id: rule.meta.id.clone(),
+            resource_id: resource_id.to_string(),
+            message,
+        }
     })?;
     Ok(Some(result))
+}
+
+/// The `error` result recorded for a pair that could not be evaluated.
+fn error_result(rule: &Rule, resource: &Value, error: &PolicyError) -> RuleResult {
+    let mut result = base_result(rule, resource);
+    result.status = Status::Error;
+    result.message = error.to_string();
+    result
+}
+
+/// Hands what a rule printed on this resource to the debug log, shown and not obeyed.
+fn log_prints(engine: &mut Engine, rule: &Rule, resource: &Value) {
+    let Ok(lines) = engine.take_prints() else {
+        return;
+    };
+    let resource = resource
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    for line in lines {
+        tracing::debug!(
+            rule = %rule.meta.id,
+            resource = %crate::text::visible(resource),
+            "print: {}",
+            crate::text::visible(&line)
+        );
+    }
 }
 
 fn base_result(rule: &Rule, resource: &Value) -> RuleResult {
@@ -539,17 +678,12 @@ fn base_result(rule: &Rule, resource: &Value) -> RuleResult {
         .get("type")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let normalized = ids::normalize(id);
-    let workspace_id = if ty.eq_ignore_ascii_case(crate::inventory::types::WORKSPACE) {
-        Some(id.to_string())
-    } else if ty
+    let workspace_id = ty
         .to_ascii_lowercase()
         .starts_with(crate::inventory::types::WORKSPACE)
-    {
-        ids::parent_of(&normalized).map(|p| id[..p.len()].to_string())
-    } else {
-        None
-    };
+        .then(|| ids::workspace_of(id))
+        .flatten()
+        .map(str::to_string);
     RuleResult {
         rule_id: rule.meta.id.clone(),
         title: rule.meta.title.clone(),
@@ -571,10 +705,15 @@ fn base_result(rule: &Rule, resource: &Value) -> RuleResult {
         exemption: None,
         baseline: None,
         location: None,
+        fix: None,
     }
 }
 
-fn fill_from_output(result: &mut RuleResult, output: &Value) -> Result<(), String> {
+fn fill_from_output(
+    result: &mut RuleResult,
+    output: &Value,
+    inventory: Option<&dyn crate::inventory::InventoryView>,
+) -> Result<(), String> {
     let obj = output
         .as_object()
         .ok_or_else(|| format!("`result` must be an object, got {output}"))?;
@@ -583,7 +722,7 @@ fn fill_from_output(result: &mut RuleResult, output: &Value) -> Result<(), Strin
         .and_then(Value::as_str)
         .unwrap_or_default();
     result.status = match Status::parse(status) {
-        Some(s) if s != Status::Exempt => s,
+        Some(s) if !matches!(s, Status::Exempt | Status::Error) => s,
         _ => {
             return Err(format!(
                 "`status` must be pass, fail, unknown or not_applicable, got {:?}",
@@ -604,40 +743,60 @@ fn fill_from_output(result: &mut RuleResult, output: &Value) -> Result<(), Strin
             .clone();
     }
     if let Some(fixes) = obj.get("remediation") {
-        for (i, fix) in fixes
-            .as_array()
-            .ok_or("`remediation` must be an array")?
-            .iter()
-            .enumerate()
-        {
-            let argv: Vec<String> = fix
-                .get("argv")
-                .and_then(Value::as_array)
-                .and_then(|a| {
-                    a.iter()
-                        .map(|v| v.as_str().map(str::to_string))
-                        .collect::<Option<Vec<_>>>()
-                })
-                .filter(|a| !a.is_empty())
-                .ok_or_else(|| {
-                    format!("remediation[{i}].argv must be a non-empty array of strings")
-                })?;
-            let description = fix
-                .get("description")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            let automatic = fix
-                .get("automatic")
-                .and_then(Value::as_bool)
-                .unwrap_or(true);
-            result
-                .remediation
-                .push(Remediation::new(description, argv, automatic));
+        let fixes = fixes.as_array().ok_or("`remediation` must be an array")?;
+        let mut edits: Vec<Edit> = Vec::with_capacity(fixes.len());
+        for (i, fix) in fixes.iter().enumerate() {
+            let step = decode_step(i, fix, &edits, inventory)?;
+            edits.push(step.edit.clone());
+            result.remediation.push(step);
         }
     }
     if result.status == Status::Fail && result.remediation.is_empty() {
         return Err("a `fail` result must carry remediation".to_string());
     }
     Ok(())
+}
+
+/// One remediation step: `{"description", "edit": {"kind", ...}}`, or a legacy
+/// `{"description", "argv": [...]}` kept as a manual step. `earlier` holds the result's previous
+/// steps, which `principal_from_step` may name.
+fn decode_step(
+    i: usize,
+    fix: &Value,
+    earlier: &[Edit],
+    inventory: Option<&dyn crate::inventory::InventoryView>,
+) -> Result<Remediation, String> {
+    let obj = fix
+        .as_object()
+        .ok_or_else(|| format!("remediation[{i}] must be an object, got {fix}"))?;
+    let description = obj
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    if let Some(edit) = obj.get("edit") {
+        let edit: Edit = serde_json::from_value(edit.clone())
+            .map_err(|e| format!("remediation[{i}].edit: {e}"))?;
+        edit.validate(earlier)
+            .map_err(|e| format!("remediation[{i}].edit ({}): {e}", edit.kind()))?;
+        if description.trim().is_empty() {
+            return Err(format!(
+                "remediation[{i}].description must be a non-empty string"
+            ));
+        }
+        return Ok(Remediation::from_edit(description, edit, inventory));
+    }
+    let argv: Vec<String> = obj
+        .get("argv")
+        .and_then(Value::as_array)
+        .and_then(|a| {
+            a.iter()
+                .map(|v| v.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()
+        })
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| {
+            format!("remediation[{i}] must carry an `edit` (or, as rules written before edits did, a non-empty `argv` array of strings)")
+        })?;
+    Ok(Remediation::legacy(description, argv))
 }

@@ -158,7 +158,8 @@ impl Params {
 
     /// The value handed to policies as `data.amlaudit.params`.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).unwrap_or_default()
+        serde_json::to_value(self)
+            .expect("parameters hold only strings, numbers and lists, which always serialise")
     }
 }
 

@@ -368,7 +368,11 @@ mod tests {
             .collect();
         assert!(gaps.is_empty(), "uncovered lines: {gaps:#?}");
         assert_eq!(coverage.percent, 100.0);
-        assert_eq!(coverage.files.len(), 8, "the library and seven rules");
+        assert_eq!(
+            coverage.files.len(),
+            11,
+            "the library, its fix helpers and nine rules"
+        );
     }
 
     #[test]

@@ -2,11 +2,13 @@
 //! spreadsheet would run as a formula neutralised (OWASP CSV injection).
 //!
 //! The columns of issue 3 come first and keep their order; `exemption` (justification, owner or
-//! ticket, expiry) and `baseline` (`new` or `baselined`) were appended, so readers that pick
-//! columns by position still work.
+//! ticket, expiry), `baseline` (`new` or `baselined`) and `fix_verified` (`closes`, `partial`,
+//! `does_not_close` or `not_verified`: whether the remediation was proven to close the result)
+//! were appended, so readers that pick columns by position still work.
 
 use super::Report;
 use crate::findings::RuleResult;
+use crate::findings::review::ExemptionRecord;
 
 pub const COLUMNS: &[&str] = &[
     "subscription_id",
@@ -23,6 +25,7 @@ pub const COLUMNS: &[&str] = &[
     "remediation",
     "exemption",
     "baseline",
+    "fix_verified",
 ];
 
 /// A cell that starts with `=`, `+`, `-`, `@`, tab, CR or LF is prefixed with `'`, so
@@ -43,7 +46,7 @@ fn row(r: &RuleResult) -> Vec<String> {
     let remediation = r
         .remediation
         .iter()
-        .map(|f| f.command.as_str())
+        .map(|f| crate::text::visible(&f.command))
         .collect::<Vec<_>>()
         .join("\n");
     let exemption = r.exemption.as_ref().map(exemption_cell).unwrap_or_default();
@@ -61,29 +64,36 @@ fn row(r: &RuleResult) -> Vec<String> {
         &r.message,
         &remediation,
         &exemption,
-        r.baseline.as_deref().unwrap_or_default(),
+        r.baseline.map(|b| b.as_str()).unwrap_or_default(),
+        r.fix
+            .as_ref()
+            .map(|f| f.verified.as_str())
+            .unwrap_or_default(),
     ]
     .iter()
-    .map(|c| neutralize(c))
+    .enumerate()
+    .map(|(i, c)| {
+        // The remediation cell's line breaks separate commands; each command is already shown.
+        if COLUMNS[i] == "remediation" {
+            neutralize(c)
+        } else {
+            neutralize(&crate::text::visible(c))
+        }
+    })
     .collect()
 }
 
 /// `justification (owner o, ticket t, expires e)`.
-fn exemption_cell(e: &serde_json::Value) -> String {
-    let field = |k: &str| e.get(k).and_then(|v| v.as_str()).filter(|v| !v.is_empty());
+fn exemption_cell(e: &ExemptionRecord) -> String {
     let details: Vec<String> = [
-        ("owner", "owner"),
-        ("ticket", "ticket"),
-        ("expires", "expires"),
+        ("owner", e.owner.as_deref()),
+        ("ticket", e.ticket.as_deref()),
+        ("expires", Some(e.expires.as_str())),
     ]
-    .iter()
-    .filter_map(|(key, label)| field(key).map(|v| format!("{label} {v}")))
+    .into_iter()
+    .filter_map(|(label, v)| v.filter(|v| !v.is_empty()).map(|v| format!("{label} {v}")))
     .collect();
-    format!(
-        "{} ({})",
-        field("justification").unwrap_or_default(),
-        details.join(", ")
-    )
+    format!("{} ({})", e.justification, details.join(", "))
 }
 
 pub fn render(report: &Report) -> Vec<u8> {
@@ -92,11 +102,12 @@ pub fn render(report: &Report) -> Vec<u8> {
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     // Writing to a Vec cannot fail.
-    let _ = writer.write_record(COLUMNS);
+    const IN_MEMORY: &str = "writing CSV into memory cannot fail";
+    writer.write_record(COLUMNS).expect(IN_MEMORY);
     for r in &report.results {
-        let _ = writer.write_record(row(r));
+        writer.write_record(row(r)).expect(IN_MEMORY);
     }
-    writer.into_inner().unwrap_or_default()
+    writer.into_inner().expect(IN_MEMORY)
 }
 
 #[cfg(test)]

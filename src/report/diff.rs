@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Report;
 use crate::findings::{RuleResult, Severity, Status};
+use crate::text::visible;
 
 /// The diff format version.
 pub const DIFF_VERSION: u32 = 1;
@@ -145,12 +146,12 @@ fn section(out: &mut String, title: &str, changes: &[Change]) {
     for c in changes {
         let line = c.message.lines().next().unwrap_or_default();
         table.add_row(vec![
-            c.rule_id.as_str(),
-            c.severity.as_str(),
-            c.resource_name.as_str(),
-            status_text(c.before),
-            status_text(c.after),
-            line,
+            visible(&c.rule_id),
+            visible(c.severity.as_str()),
+            visible(&c.resource_name),
+            visible(status_text(c.before)),
+            visible(status_text(c.after)),
+            visible(line),
         ]);
     }
     out.push_str(&format!("{title} ({})\n{table}\n\n", changes.len()));
@@ -168,14 +169,15 @@ pub fn render_table(diff: &ReportDiff) -> String {
         diff.fixed.len(),
         diff.changed.len(),
         diff.unchanged,
-        diff.old.path,
-        diff.new.path
+        visible(&diff.old.path),
+        visible(&diff.new.path)
     ));
     out
 }
 
 pub fn render_json(diff: &ReportDiff) -> Vec<u8> {
-    let mut out = serde_json::to_vec_pretty(diff).unwrap_or_default();
+    let mut out = serde_json::to_vec_pretty(diff)
+        .expect("a diff holds only strings, numbers and enums, which always serialise");
     out.push(b'\n');
     out
 }

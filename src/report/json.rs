@@ -3,7 +3,9 @@
 use super::Report;
 
 pub fn render(report: &Report) -> Vec<u8> {
-    let mut out = serde_json::to_vec_pretty(report).unwrap_or_default();
+    let mut out = serde_json::to_vec_pretty(report).expect(
+        "a report holds only strings, numbers and string-keyed maps, which always serialise",
+    );
     out.push(b'\n');
     out
 }

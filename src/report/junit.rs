@@ -10,8 +10,8 @@ use std::collections::HashSet;
 use quick_junit::{NonSuccessKind, Report as JUnitReport, TestCase, TestCaseStatus, TestSuite};
 
 use super::Report;
+use crate::findings::review::BaselineState;
 use crate::findings::{RuleResult, Status};
-use crate::gate::baseline;
 
 fn description(r: &RuleResult) -> String {
     let mut text = r.message.clone();
@@ -28,18 +28,17 @@ fn exemption_text(r: &RuleResult) -> String {
     let Some(e) = &r.exemption else {
         return "exempt".to_string();
     };
-    let field = |k: &str| e.get(k).and_then(|v| v.as_str()).unwrap_or_default();
     let mut who = Vec::new();
-    if !field("owner").is_empty() {
-        who.push(format!("owner {}", field("owner")));
+    if let Some(owner) = e.owner.as_deref().filter(|o| !o.is_empty()) {
+        who.push(format!("owner {owner}"));
     }
-    if !field("ticket").is_empty() {
-        who.push(format!("ticket {}", field("ticket")));
+    if let Some(ticket) = e.ticket.as_deref().filter(|t| !t.is_empty()) {
+        who.push(format!("ticket {ticket}"));
     }
     format!(
         "exempt until {}: {} ({})",
-        field("expires"),
-        field("justification"),
+        e.expires,
+        e.justification,
         who.join(", ")
     )
 }
@@ -49,8 +48,8 @@ fn status(r: &RuleResult) -> TestCaseStatus {
         Status::Pass => TestCaseStatus::success(),
         Status::Fail => {
             let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            let message = match r.baseline.as_deref() {
-                Some(baseline::BASELINED) => format!("[baselined] {}", r.message),
+            let message = match r.baseline {
+                Some(BaselineState::Baselined) => format!("[baselined] {}", r.message),
                 _ => r.message.clone(),
             };
             s.set_message(message)
@@ -70,6 +69,13 @@ fn status(r: &RuleResult) -> TestCaseStatus {
             s.set_message(exemption_text(r))
                 .set_type("exempt")
                 .set_description(r.message.clone());
+            s
+        }
+        Status::Error => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            s.set_message(r.message.clone())
+                .set_type("error")
+                .set_description(description(r));
             s
         }
         Status::NotApplicable => {

@@ -14,8 +14,8 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
 
 use super::Report;
+use crate::findings::review::BaselineState;
 use crate::findings::{RuleResult, Status};
-use crate::gate::baseline;
 
 /// How many failures are listed with their fix commands.
 pub const MAX_FAILURES: usize = 100;
@@ -32,11 +32,14 @@ pub fn escape(text: &str) -> String {
     for c in text.chars() {
         match c {
             // `$` starts GitHub's inline maths; the rest are CommonMark's own.
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '~' | '&' | '$' => {
+            // `@` too: a PR comment must not mention (notify) a user or team named in a resource.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '~' | '&' | '$' | '@' => {
                 out.push('\\');
                 out.push(c);
             }
-            c if c.is_control() => out.push(' '),
+            c if crate::text::is_hazard(c) => {
+                out.push_str(&crate::text::visible(c.encode_utf8(&mut [0; 4])))
+            }
             c => out.push(c),
         }
     }
@@ -57,9 +60,7 @@ pub fn fenced(code: &str, info: &str) -> String {
 
 /// One line of a `#` comment inside a code block: control characters would start a new line.
 fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    crate::text::visible(text).into_owned()
 }
 
 fn parse_time(text: &str) -> Option<OffsetDateTime> {
@@ -76,18 +77,36 @@ fn fixes_block(r: &RuleResult) -> Option<String> {
             code.push('\n');
         }
         let _ = writeln!(code, "# {}", one_line(&fix.description));
-        match super::manual_reason(fix) {
-            Some(super::Manual::Placeholder) => {
-                code.push_str("# manual: replace the <placeholder> before running\n");
+        if let Some(why) = super::script::manual_reason(fix) {
+            let _ = writeln!(code, "# manual: {}", why.instruction());
+        }
+        if fix.argv.is_empty() {
+            if let crate::findings::Edit::Manual { text, .. } = &fix.edit {
+                let _ = writeln!(code, "# {}", one_line(text));
             }
-            Some(super::Manual::Choice) => {
-                code.push_str("# manual: a choice is yours; read the line above before running\n");
-            }
-            None => {}
+            continue;
         }
         code.push_str(&crate::findings::quote::join(&fix.argv));
     }
-    Some(fenced(&code, "sh"))
+    let proof = r
+        .fix
+        .as_ref()
+        .map(|f| format!("{}\n\n", fix_line(f)))
+        .unwrap_or_default();
+    Some(format!("{proof}{}", fenced(code.trim_end(), "sh")))
+}
+
+/// `Fix proven: closes (...)`, the verdict in words a reviewer reads.
+fn fix_line(fix: &crate::findings::FixCheck) -> String {
+    let verdict = match fix.verified {
+        crate::findings::Verified::Closes => "✅ fix proven: closes the finding",
+        crate::findings::Verified::Partial => {
+            "⚠️ fix partly proven: the rule cannot decide afterwards"
+        }
+        crate::findings::Verified::DoesNotClose => "❌ fix does NOT close the finding",
+        crate::findings::Verified::NotVerified => "ℹ️ fix not verified",
+    };
+    format!("{verdict} ({})", escape(&fix.detail))
 }
 
 pub fn render(report: &Report) -> String {
@@ -96,7 +115,13 @@ pub fn render(report: &Report) -> String {
     let now = parse_time(&report.generated_at).unwrap_or_else(OffsetDateTime::now_utc);
 
     let incomplete = s.unknown > 0 || !report.summary.incomplete_scopes.is_empty();
-    let headline = if s.fail > 0 {
+    let headline = if s.error > 0 {
+        format!(
+            "❗ {} rule error{}: the audit is incomplete",
+            s.error,
+            if s.error == 1 { "" } else { "s" }
+        )
+    } else if s.fail > 0 {
         format!(
             "❌ {} failure{}",
             s.fail,
@@ -196,6 +221,25 @@ pub fn render(report: &Report) -> String {
     }
     out.push('\n');
 
+    let errors: Vec<&RuleResult> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Error)
+        .collect();
+    if !errors.is_empty() {
+        out.push_str("### Rule errors\n\n");
+        for r in errors.iter().take(MAX_FAILURES) {
+            let _ = writeln!(
+                out,
+                "- {} on {}: {}",
+                escape(&r.rule_id),
+                escape(&r.resource_id),
+                escape(&r.message)
+            );
+        }
+        out.push('\n');
+    }
+
     let failures: Vec<&RuleResult> = report
         .results
         .iter()
@@ -203,20 +247,26 @@ pub fn render(report: &Report) -> String {
         .collect();
     if !failures.is_empty() {
         out.push_str("### Failures\n\n");
-        let steps = super::StepCounts::of(report);
+        let steps = super::script::StepCounts::of(report);
         let _ = writeln!(
             out,
-            "Fixes: {} automatic step{}; {} manual: {} with a \\<placeholder\\> to fill in, {} that need{} your choice.\n",
+            "Fixes: {} automatic step{}; {} manual: {} with a \\<placeholder\\> to fill in, {} that need{} a person's choice, {} not proven to close {}.\n",
             steps.automatic,
             if steps.automatic == 1 { "" } else { "s" },
             steps.manual(),
             steps.placeholder,
             steps.choice,
             if steps.choice == 1 { "s" } else { "" },
+            steps.not_proven,
+            if steps.not_proven == 1 {
+                "its finding"
+            } else {
+                "their findings"
+            },
         );
         for r in failures.iter().take(MAX_FAILURES) {
-            let marker = match r.baseline.as_deref() {
-                Some(baseline::BASELINED) => " (baselined)",
+            let marker = match r.baseline {
+                Some(BaselineState::Baselined) => " (baselined)",
                 Some(_) => " (new)",
                 None => "",
             };
@@ -362,7 +412,10 @@ mod tests {
 
     #[test]
     fn hostile_text_stays_text() {
-        assert_eq!(escape("a|b<script>`x`\n$y"), r"a\|b\<script\>\`x\` \$y");
+        assert_eq!(
+            escape("a|b<script>`x`\n$y @team\u{1b}[2J"),
+            r"a\|b\<script\>\`x\`\u{a}\$y \@team\u{1b}\[2J"
+        );
         let block = fenced("echo ```` done", "sh");
         assert!(block.starts_with("`````sh\n"), "{block}");
         assert!(block.ends_with("\n`````\n"), "{block}");

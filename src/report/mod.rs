@@ -6,6 +6,7 @@
 
 pub mod csv;
 pub mod diff;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -13,16 +14,16 @@ pub mod sarif;
 pub mod script;
 pub mod table;
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::findings::{Remediation, RuleResult, Status};
-use crate::gate::baseline::BaselineReport;
-use crate::gate::exemptions::ExemptionReport;
+use crate::findings::RuleResult;
+pub use crate::findings::review::{BaselineReport, ExemptionReport};
+pub use crate::findings::summary::{Counts, Summary};
+use crate::gate::Gate;
 use crate::inventory::{ScopeCoverage, ScopeStatus};
-use crate::output::{WriteError, write_atomically, write_atomically_executable};
+use crate::output::{PendingFile, WriteError, write_atomically, write_atomically_executable};
 use crate::policy::RuleMeta;
 
 /// The JSON report format version.
@@ -38,69 +39,6 @@ pub struct SnapshotInfo {
     pub tenant_id: Option<String>,
     #[serde(default)]
     pub cloud: Option<String>,
-}
-
-/// Counts of results by status.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub pass: usize,
-    pub fail: usize,
-    pub unknown: usize,
-    pub not_applicable: usize,
-    #[serde(default)]
-    pub exempt: usize,
-}
-
-impl Counts {
-    pub fn add(&mut self, status: Status) {
-        match status {
-            Status::Pass => self.pass += 1,
-            Status::Fail => self.fail += 1,
-            Status::Unknown => self.unknown += 1,
-            Status::NotApplicable => self.not_applicable += 1,
-            Status::Exempt => self.exempt += 1,
-        }
-    }
-
-    pub fn total(&self) -> usize {
-        self.pass + self.fail + self.unknown + self.not_applicable + self.exempt
-    }
-}
-
-/// Totals, per rule, and the scopes that were not read completely.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Summary {
-    pub total: usize,
-    pub by_status: Counts,
-    pub by_rule: BTreeMap<String, Counts>,
-    /// Subscriptions the snapshot covers but did not read completely (`partial` or `failed`).
-    pub incomplete_scopes: Vec<String>,
-}
-
-impl Summary {
-    pub fn new(rules: &[RuleMeta], results: &[RuleResult], scopes: &[ScopeCoverage]) -> Self {
-        let mut s = Summary {
-            by_rule: rules
-                .iter()
-                .map(|r| (r.id.clone(), Counts::default()))
-                .collect(),
-            ..Summary::default()
-        };
-        for r in results {
-            s.by_status.add(r.status);
-            s.by_rule
-                .entry(r.rule_id.clone())
-                .or_default()
-                .add(r.status);
-        }
-        s.total = s.by_status.total();
-        s.incomplete_scopes = scopes
-            .iter()
-            .filter(|c| matches!(c.status, ScopeStatus::Partial | ScopeStatus::Failed))
-            .map(|c| c.subscription_id.clone())
-            .collect();
-        s
-    }
 }
 
 /// The report: run metadata, the rules evaluated, a summary and every result.
@@ -206,59 +144,6 @@ impl Report {
     }
 }
 
-/// Why a fix step is left to a person.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Manual {
-    /// Its argv holds a `<placeholder>` (a value such as a principal id that only exists once an
-    /// earlier step has run, or a file only the person can write).
-    Placeholder,
-    /// It runs as written, but only once a person has made the choice its description names.
-    Choice,
-}
-
-/// Whether a fix step is manual, and why: a placeholder in its argv, or a rule that marked it
-/// not automatic although every word is filled in (a choice). Every other step is automatic.
-pub fn manual_reason(fix: &Remediation) -> Option<Manual> {
-    if fix.argv.iter().any(|w| has_placeholder(w)) {
-        Some(Manual::Placeholder)
-    } else if !fix.automatic {
-        Some(Manual::Choice)
-    } else {
-        None
-    }
-}
-
-fn has_placeholder(word: &str) -> bool {
-    word.find('<')
-        .is_some_and(|open| word[open + 1..].find('>').is_some_and(|len| len > 0))
-}
-
-/// How many distinct fix steps the failures have, by kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StepCounts {
-    pub automatic: usize,
-    pub placeholder: usize,
-    pub choice: usize,
-}
-
-impl StepCounts {
-    pub fn of(report: &Report) -> Self {
-        let mut counts = StepCounts::default();
-        for step in script::steps(report) {
-            match manual_reason(step.fix) {
-                None => counts.automatic += 1,
-                Some(Manual::Placeholder) => counts.placeholder += 1,
-                Some(Manual::Choice) => counts.choice += 1,
-            }
-        }
-        counts
-    }
-
-    pub fn manual(&self) -> usize {
-        self.placeholder + self.choice
-    }
-}
-
 /// The subscriptions a report's results mention that its snapshot does not cover.
 pub fn uncovered_scopes(report: &Report) -> Vec<&str> {
     report
@@ -283,6 +168,7 @@ fn with_uncovered(mut scopes: Vec<ScopeCoverage>, results: &[RuleResult]) -> Vec
                     subscription_id: sub,
                     status: ScopeStatus::NotCovered,
                     errors: Vec::new(),
+                    deny_assignments: None,
                 });
             }
         }
@@ -361,6 +247,8 @@ pub enum Format {
     Markdown,
     /// remediation.sh: the fix commands as a bash script, dry run unless --apply.
     Script,
+    /// report.html: one self-contained page with charts, filters, evidence and fixes.
+    Html,
 }
 
 impl Format {
@@ -374,11 +262,13 @@ impl Format {
             Format::Junit => Some("findings.junit.xml"),
             Format::Markdown => Some("summary.md"),
             Format::Script => Some(script::FILE_NAME),
+            Format::Html => Some(html::FILE_NAME),
         }
     }
 
-    /// Renders the report in this format.
-    pub fn render(self, report: &Report, color: bool) -> Result<Vec<u8>, RenderError> {
+    /// Renders the report in this format; `gate` is the gate the scan ran with (the HTML page
+    /// shows its verdict).
+    pub fn render(self, report: &Report, color: bool, gate: &Gate) -> Result<Vec<u8>, RenderError> {
         Ok(match self {
             Format::Table => table::render(
                 report,
@@ -397,16 +287,40 @@ impl Format {
             })?,
             Format::Markdown => markdown::render(report).into_bytes(),
             Format::Script => script::render(report).into_bytes(),
+            Format::Html => html::render(report, gate)?.into_bytes(),
         })
     }
 }
 
+/// A format's file for `out_dir`, rendered but not written: scans render every report first and
+/// write them together with [`crate::output::write_all`].
+pub fn pending(
+    format: Format,
+    report: &Report,
+    out_dir: &Path,
+    gate: &Gate,
+) -> Result<Option<PendingFile>, RenderError> {
+    let Some(name) = format.file_name() else {
+        return Ok(None);
+    };
+    Ok(Some(PendingFile {
+        path: out_dir.join(name),
+        bytes: format.render(report, false, gate)?,
+        executable: format == Format::Script,
+    }))
+}
+
 /// Writes a format's file into `out_dir`, atomically.
-pub fn write(format: Format, report: &Report, out_dir: &Path) -> Result<(), RenderError> {
+pub fn write(
+    format: Format,
+    report: &Report,
+    out_dir: &Path,
+    gate: &Gate,
+) -> Result<(), RenderError> {
     let Some(name) = format.file_name() else {
         return Ok(());
     };
-    let bytes = format.render(report, false)?;
+    let bytes = format.render(report, false, gate)?;
     let path = out_dir.join(name);
     if format == Format::Script {
         write_atomically_executable(&path, &bytes)?;

@@ -1,9 +1,10 @@
 //! The SARIF 2.1.0 report (`findings.sarif`), shaped for GitHub code scanning.
 //!
 //! GitHub rejects results without a physical location and cannot point into Azure, so every
-//! result points at the resource's own object in the snapshot file (the line and column of its
-//! `"id"`, found when the snapshot was read; line 1 when the position is not known) and names
-//! the resource in a `logicalLocations` entry of kind `resource`. Rules carry
+//! result points at the resource's own object in the file it is written in: the snapshot (the
+//! line and column of its `"id"`, found when the snapshot was read) or, for a planned resource of
+//! `scan --template`, the template; line 1 of the snapshot when the position is not known. Every
+//! result names the resource in a `logicalLocations` entry of kind `resource`. Rules carry
 //! `defaultConfiguration.level` and `properties.security-severity` (GitHub's severity buckets),
 //! and each result a `partialFingerprints` entry computed from (rule id, normalised resource id)
 //! only, so an alert keeps its identity across runs even when the message changes.
@@ -14,22 +15,24 @@
 //! warnings, not as security alerts of the rule's severity), and with a fingerprint of their own,
 //! so dismissing an unknown alert can never dismiss the failure the same pair may turn into.
 //! Exempt results are left out because GitHub ignores SARIF suppressions; passes and
-//! not-applicable pairs are not alerts.
+//! not-applicable pairs are not alerts. A pair a rule could not evaluate is a
+//! `toolExecutionNotifications` entry of level `error` on the run's invocation, which then says
+//! `executionSuccessful: false`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde_json::{Value, json};
 use serde_sarif::sarif::{
-    ArtifactLocation, Location, LogicalLocation, Message, MultiformatMessageString,
-    PhysicalLocation, PropertyBag, Region, ReportingConfiguration, ReportingDescriptor,
-    Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
+    ArtifactLocation, Invocation, Location, LogicalLocation, Message, MultiformatMessageString,
+    Notification, PhysicalLocation, PropertyBag, Region, ReportingConfiguration,
+    ReportingDescriptor, Result as SarifResult, ResultLevel, Run, Sarif, Tool, ToolComponent,
 };
 use sha2::{Digest, Sha256};
 
 use super::Report;
+use crate::findings::review::BaselineState;
 use crate::findings::{RuleResult, Severity, Status};
-use crate::gate::baseline;
 use crate::policy::RuleMeta;
 
 /// The `$schema` written into the log.
@@ -209,26 +212,32 @@ fn result(r: &RuleResult, rule_index: usize, snapshot_uri: &str) -> SarifResult 
         message.push_str("\n\nFix:\n");
         message.push_str(&fixes.join("\n"));
     }
-    let (uri, region) = match &r.location {
-        Some(at) => (
-            artifact_uri(&at.file),
-            Region::builder()
-                .start_line(at.line as i64)
-                .start_column(at.column as i64)
-                .build(),
-        ),
-        None => (
-            snapshot_uri.to_string(),
-            Region::builder().start_line(1).build(),
-        ),
+    // The resource's object in the file it is written in (the snapshot, or a template).
+    let physical = match &r.location {
+        Some(at) => PhysicalLocation::builder()
+            .artifact_location(
+                ArtifactLocation::builder()
+                    .uri(artifact_uri(&at.file))
+                    .build(),
+            )
+            .region(
+                Region::builder()
+                    .start_line(at.line.max(1) as i64)
+                    .start_column(at.column.max(1) as i64)
+                    .build(),
+            )
+            .build(),
+        None => PhysicalLocation::builder()
+            .artifact_location(
+                ArtifactLocation::builder()
+                    .uri(snapshot_uri.to_string())
+                    .build(),
+            )
+            .region(Region::builder().start_line(1).build())
+            .build(),
     };
     let location = Location::builder()
-        .physical_location(
-            PhysicalLocation::builder()
-                .artifact_location(ArtifactLocation::builder().uri(uri).build())
-                .region(region)
-                .build(),
-        )
+        .physical_location(physical)
         .logical_locations(vec![
             LogicalLocation::builder()
                 .kind("resource")
@@ -251,6 +260,12 @@ fn result(r: &RuleResult, rule_index: usize, snapshot_uri: &str) -> SarifResult 
         _ => (r.rule_id.clone(), result_level(r.severity)),
     };
     props.insert("status".to_string(), json!(r.status.as_str()));
+    // Whether the fix in the message was proven to close the result (closes, partial,
+    // does_not_close, not_verified), and why.
+    if let Some(fix) = &r.fix {
+        props.insert("fix-verified".to_string(), json!(fix.verified.as_str()));
+        props.insert("fix-verified-detail".to_string(), json!(fix.detail));
+    }
     let builder = SarifResult::builder()
         .rule_id(rule_id)
         .rule_index(rule_index as i64)
@@ -262,8 +277,8 @@ fn result(r: &RuleResult, rule_index: usize, snapshot_uri: &str) -> SarifResult 
             fingerprint(r),
         )]))
         .properties(PropertyBag::builder().additional_properties(props).build());
-    match r.baseline.as_deref() {
-        Some(baseline::BASELINED) => builder.baseline_state(json!("unchanged")).build(),
+    match r.baseline {
+        Some(BaselineState::Baselined) => builder.baseline_state(json!("unchanged")).build(),
         Some(_) => builder.baseline_state(json!("new")).build(),
         None => builder.build(),
     }
@@ -329,9 +344,29 @@ pub fn to_sarif(report: &Report) -> Sarif {
             json!(report.summary.incomplete_scopes),
         );
     }
+    let notifications: Vec<Notification> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Error)
+        .map(|r| {
+            Notification::builder()
+                .message(
+                    Message::builder()
+                        .text(format!("{} on {}: {}", r.rule_id, r.resource_id, r.message))
+                        .build(),
+                )
+                .level(json!("error"))
+                .build()
+        })
+        .collect();
+    let invocation = Invocation::builder()
+        .execution_successful(notifications.is_empty())
+        .tool_execution_notifications(notifications)
+        .build();
     let run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
         .column_kind(json!("utf16CodeUnits"))
+        .invocations(vec![invocation])
         .results(results)
         .properties(
             PropertyBag::builder()
@@ -347,7 +382,8 @@ pub fn to_sarif(report: &Report) -> Sarif {
 }
 
 pub fn render(report: &Report) -> Vec<u8> {
-    let mut out = serde_json::to_vec_pretty(&to_sarif(report)).unwrap_or_default();
+    let mut out = serde_json::to_vec_pretty(&to_sarif(report))
+        .expect("a SARIF log holds only strings, numbers and maps, which always serialise");
     out.push(b'\n');
     out
 }

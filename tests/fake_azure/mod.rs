@@ -26,12 +26,13 @@ use serde_json::{Map, Value, json};
 /// Lower-cased types the collector reads, with the provider's api-version.
 const LISTED: &[(&str, &str)] = &[
     ("microsoft.machinelearningservices/workspaces", "2025-06-01"),
-    ("microsoft.containerregistry/registries", "2025-04-01"),
+    ("microsoft.containerregistry/registries", "2025-11-01"),
     ("microsoft.containerservice/managedclusters", "2025-07-01"),
     (
         "microsoft.managedidentity/userassignedidentities",
         "2024-11-30",
     ),
+    ("microsoft.keyvault/vaults", "2023-07-01"),
 ];
 const COMPUTE: &str = "microsoft.machinelearningservices/workspaces/computes";
 const CONNECTION: &str = "microsoft.machinelearningservices/workspaces/connections";
@@ -39,6 +40,7 @@ const SERVICE: &str = "microsoft.machinelearningservices/workspaces/services";
 const ASSIGNMENT: &str = "microsoft.authorization/roleassignments";
 const DEFINITION: &str = "microsoft.authorization/roledefinitions";
 const SUBSCRIPTION: &str = "microsoft.resources/subscriptions";
+const DENY: &str = "microsoft.authorization/denyassignments";
 
 /// GUIDs of the built-in roles amlaudit embeds (it does not fetch those).
 fn builtin_guids() -> BTreeSet<String> {
@@ -100,6 +102,11 @@ pub struct Tenant {
     pub resources: Vec<Value>,
     /// Subscriptions that exist but answer 403 to everything.
     pub denied: Vec<String>,
+    /// What Microsoft Graph knows: the fixture's `directory` section (group memberships by
+    /// principal, service principal object ids by app id).
+    pub directory: Value,
+    /// Principals whose groups Graph refuses to list (403, no directory read permission).
+    pub graph_denied: Vec<String>,
 }
 
 impl Tenant {
@@ -115,7 +122,15 @@ impl Tenant {
                 .cloned()
                 .unwrap_or_default(),
             denied: Vec::new(),
+            directory: snapshot["directory"].clone(),
+            graph_denied: Vec::new(),
         }
+    }
+
+    /// Makes Graph answer 403 for this principal's groups.
+    pub fn with_graph_denied(mut self, principal: &str) -> Tenant {
+        self.graph_denied.push(principal.to_ascii_lowercase());
+        self
     }
 
     /// Adds a subscription that exists but answers 403 to everything.
@@ -222,6 +237,8 @@ impl Tenant {
         Tenant {
             resources,
             denied: Vec::new(),
+            directory: Value::Null,
+            graph_denied: Vec::new(),
         }
     }
 
@@ -305,7 +322,13 @@ impl Tenant {
                     applies
                 }
                 DEFINITION => false,
-                SUBSCRIPTION | COMPUTE | CONNECTION | SERVICE => in_subs(r),
+                SUBSCRIPTION | DENY => in_subs(r),
+                // Children are listed per workspace: an orphan (its workspace missing) is never
+                // served, so it cannot be collected.
+                COMPUTE | CONNECTION | SERVICE => {
+                    let parent = parent_of(&id(r));
+                    in_subs(r) && self.resources.iter().any(|w| id(w) == parent)
+                }
                 t if LISTED.iter().any(|(l, _)| *l == t) => in_subs(r),
                 _ => false,
             };
@@ -633,6 +656,8 @@ async fn handle(
         .map(str::to_string);
     let mut response = if path == "/msi/token" {
         token_endpoint(&shared, &uri, &headers)
+    } else if path.starts_with("/v1.0/") {
+        microsoft_graph(&shared, &uri, authorization.as_deref())
     } else {
         if !shared.config.latency.is_zero() {
             tokio::time::sleep(shared.config.latency).await;
@@ -715,9 +740,10 @@ fn api_version_for(lower_path: &str) -> Option<&'static str> {
             "/providers/microsoft.machinelearningservices/",
             "2025-06-01",
         ),
-        ("/providers/microsoft.containerregistry/", "2025-04-01"),
+        ("/providers/microsoft.containerregistry/", "2025-11-01"),
         ("/providers/microsoft.containerservice/", "2025-07-01"),
         ("/providers/microsoft.managedidentity/", "2024-11-30"),
+        ("/providers/microsoft.keyvault/", "2023-07-01"),
     ];
     // The provider of the last `/providers/` segment decides, as in ARM.
     let at = lower_path.rfind("/providers/")?;
@@ -880,6 +906,23 @@ async fn arm(
         (
             "GET",
             [
+                "subscriptions",
+                sub,
+                "providers",
+                "microsoft.authorization",
+                "denyassignments",
+            ],
+        ) => page(
+            shared
+                .index
+                .top
+                .get(&(DENY.to_string(), sub.to_string()))
+                .cloned()
+                .unwrap_or_default(),
+        ),
+        (
+            "GET",
+            [
                 ..,
                 "providers",
                 "microsoft.authorization",
@@ -982,6 +1025,84 @@ fn entities(tenant: &Tenant) -> Vec<Value> {
         }));
     }
     out
+}
+
+/// Microsoft Graph: `servicePrincipals/{id}/transitiveMemberOf/microsoft.graph.group` (paged
+/// with `@odata.nextLink`, 403 for `graph_denied` principals, 404 for principals the fixture's
+/// directory does not list) and `servicePrincipals(appId='…')`.
+fn microsoft_graph(shared: &Shared, uri: &Uri, authorization: Option<&str>) -> Response {
+    if authorization != Some(format!("Bearer {}", shared.token).as_str()) {
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "InvalidAuthenticationToken",
+            "missing or wrong bearer token",
+        );
+    }
+    let path = uri.path().to_string();
+    let q = query_map(uri);
+    let directory = &shared.tenant.directory;
+    if let Some(rest) = path.strip_prefix("/v1.0/servicePrincipals(appId='")
+        && let Some(app) = rest.strip_suffix("')")
+    {
+        return match directory["service_principals"][app.to_ascii_lowercase()].as_str() {
+            Some(id) => axum::Json(json!({"id": id})).into_response(),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "Request_ResourceNotFound",
+                "no service principal with that appId",
+            ),
+        };
+    }
+    let Some(principal) = path
+        .strip_prefix("/v1.0/servicePrincipals/")
+        .and_then(|r| r.strip_suffix("/transitiveMemberOf/microsoft.graph.group"))
+        .map(str::to_ascii_lowercase)
+    else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "BadRequest",
+            "the fake does not serve this Graph path",
+        );
+    };
+    if shared.tenant.graph_denied.contains(&principal) {
+        return error(
+            StatusCode::FORBIDDEN,
+            "Authorization_RequestDenied",
+            "Insufficient privileges to complete the operation.",
+        );
+    }
+    let Some(groups) = directory["group_memberships"][&principal].as_array() else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "Request_ResourceNotFound",
+            &format!("Resource '{principal}' does not exist"),
+        );
+    };
+    let items: Vec<Value> = groups
+        .iter()
+        .map(|g| json!({"@odata.type": "#microsoft.graph.group", "id": g}))
+        .collect();
+    let start: usize = q
+        .get("$skiptoken")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(0);
+    let size = shared.config.page_size.max(1);
+    let end = (start + size).min(items.len());
+    let value = items
+        .get(start..end)
+        .map(<[Value]>::to_vec)
+        .unwrap_or_default();
+    let mut body = json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#groups",
+        "value": value,
+    });
+    if end < items.len() {
+        body["@odata.nextLink"] = Value::String(format!(
+            "{}{}?$select=id&$skiptoken={end}",
+            shared.base, path
+        ));
+    }
+    axum::Json(body).into_response()
 }
 
 /// An ARM list page: `value` and an absolute `nextLink` while more remain.

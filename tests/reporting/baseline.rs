@@ -74,7 +74,7 @@ fn baseline_round_trip() {
             .results
             .iter()
             .filter(|r| r.status == amlaudit::findings::Status::Fail)
-            .all(|r| r.baseline.as_deref() == Some("baselined"))
+            .all(|r| r.baseline.map(|b| b.as_str()) == Some("baselined"))
     );
     assert!(
         report
@@ -141,7 +141,7 @@ fn a_new_failure_fails_the_gate_and_a_fixed_one_is_listed() {
         .iter()
         .find(|r| r.rule_id == "AML001" && r.resource_name == PROD_ACR)
         .unwrap();
-    assert_eq!(prod.baseline.as_deref(), Some("new"));
+    assert_eq!(prod.baseline.map(|b| b.as_str()), Some("new"));
     let section = report.baseline.unwrap();
     assert_eq!((section.new, section.baselined), (1, DEMO_FAILURES - 1));
     assert_eq!(section.fixed.len(), 1);

@@ -56,10 +56,10 @@ expires = {}
     assert_eq!(exempted.status, Status::Exempt);
     let record = exempted.exemption.as_ref().unwrap();
     assert_eq!(
-        record["justification"],
+        record.justification,
         "Sandbox registry, shared credentials needed by a vendor tool"
     );
-    assert_eq!(record["ticket"], "SEC-42");
+    assert_eq!(record.ticket.as_deref(), Some("SEC-42"));
     assert_eq!(report.summary.by_status.exempt, 1);
     assert_eq!(report.summary.by_status.fail, DEMO_FAILURES - 1);
     let section = report.exemptions.as_ref().unwrap();

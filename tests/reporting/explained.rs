@@ -32,10 +32,10 @@ fn run_with_columns(dir: &Dir, columns: Option<&str>, args: &[&str]) -> Output {
     cmd.output().expect("run amlaudit")
 }
 
-/// The rows of the table under `heading` (after its header) as (first column, last column), each
-/// cell's wrapped lines joined. The condensed style draws no line between rows, so a row starts where its first
-/// cell has text.
-fn table_rows(stdout: &str, heading: &str) -> Vec<(String, String)> {
+/// The rows of the table under `heading` (after its header) as (first column, column `column`),
+/// each cell's wrapped lines joined. The condensed style draws no line between rows, so a row
+/// starts where its first cell has text.
+fn table_rows(stdout: &str, heading: &str, column: usize) -> Vec<(String, String)> {
     let mut rows: Vec<(String, String)> = Vec::new();
     let lines = stdout
         .lines()
@@ -50,7 +50,7 @@ fn table_rows(stdout: &str, heading: &str) -> Vec<(String, String)> {
             continue;
         };
         let cells: Vec<&str> = inner.split('┆').map(str::trim).collect();
-        let (first, last) = (cells[0], *cells.last().unwrap());
+        let (first, last) = (cells[0], cells[column]);
         if !first.is_empty() {
             rows.push((first.to_string(), last.to_string()));
         } else if let Some(row) = rows.last_mut() {
@@ -82,7 +82,8 @@ fn the_table_wraps_whole_messages_lists_unknowns_and_says_where_the_details_are(
     assert!(!text.contains('…'), "nothing is cut: {text}");
     let report = dir.report("out");
 
-    let failures = table_rows(&text, "Failures");
+    // Rule, Severity, Resource, Subscription, Message, Fix.
+    let failures = table_rows(&text, "Failures", 4);
     let expected: Vec<_> = report
         .results
         .iter()
@@ -101,14 +102,14 @@ fn the_table_wraps_whole_messages_lists_unknowns_and_says_where_the_details_are(
     }
 
     let heading = "Unknown: could not be decided (collect what each names, then scan again)";
-    let unknowns = table_rows(&text, heading);
+    let unknowns = table_rows(&text, heading, 4);
     let expected: Vec<_> = report
         .results
         .iter()
         .filter(|r| r.status == Status::Unknown)
         .collect();
-    assert_eq!(expected.len(), 3);
-    assert_eq!(unknowns.len(), 3, "{text}");
+    assert_eq!(expected.len(), DEMO_UNKNOWNS);
+    assert_eq!(unknowns.len(), DEMO_UNKNOWNS, "{text}");
     for r in &expected {
         assert!(
             unknowns
@@ -169,7 +170,7 @@ fn summary_lists_unknowns_with_their_reasons_and_says_what_when_nothing_fails() 
         "after the failures"
     );
     let rows: Vec<&str> = section.lines().filter(|l| l.starts_with("| AML")).collect();
-    assert_eq!(rows.len(), 3, "{section}");
+    assert_eq!(rows.len(), DEMO_UNKNOWNS, "{section}");
     for r in report
         .results
         .iter()
@@ -214,7 +215,9 @@ fn summary_lists_unknowns_with_their_reasons_and_says_what_when_nothing_fails() 
     assert_exit(&quiet, 3, "nothing fails, something is unknown");
     let md = dir.read("exempt/summary.md");
     assert!(
-        md.starts_with("## amlaudit: ⚠️ no failures, but 3 results could not be decided\n"),
+        md.starts_with(&format!(
+            "## amlaudit: ⚠️ no failures, but {DEMO_UNKNOWNS} results could not be decided\n"
+        )),
         "{md}"
     );
     assert!(md.contains("### Unknown: could not be decided"), "{md}");
@@ -250,6 +253,7 @@ fn sarif_points_at_each_resource_and_carries_unknowns_as_warnings() {
         .collect();
     assert!(errors.is_empty(), "{}", errors.join("\n"));
 
+    let report = dir.report("out");
     let snapshot_lines: Vec<String> = dir
         .read("snapshot.json")
         .lines()
@@ -258,7 +262,11 @@ fn sarif_points_at_each_resource_and_carries_unknowns_as_warnings() {
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
     let results = run["results"].as_array().unwrap();
-    assert_eq!(results.len(), DEMO_FAILURES + 3, "failures and unknowns");
+    assert_eq!(
+        results.len(),
+        DEMO_FAILURES + DEMO_UNKNOWNS,
+        "failures and unknowns"
+    );
     let mut fingerprints = HashSet::new();
     let mut unknown = 0;
     for r in results {
@@ -292,13 +300,18 @@ fn sarif_points_at_each_resource_and_carries_unknowns_as_warnings() {
                 rule["properties"].get("security-severity").is_none(),
                 "an unknown is not a security alert of the rule's severity: {rule}"
             );
-            assert!(
-                r["message"]["text"]
-                    .as_str()
-                    .unwrap()
-                    .contains("cannot be decided")
-                    || r["message"]["text"].as_str().unwrap().contains("unknown")
-                    || r["message"]["text"].as_str().unwrap().contains("not known"),
+            let reason = report
+                .results
+                .iter()
+                .find(|u| {
+                    u.status == Status::Unknown
+                        && u.resource_id == id
+                        && r["ruleId"] == format!("{}/unknown", u.rule_id)
+                })
+                .map(|u| u.message.as_str());
+            assert_eq!(
+                r["message"]["text"].as_str(),
+                reason,
                 "the reason is the message: {r}"
             );
         }
@@ -307,7 +320,7 @@ fn sarif_points_at_each_resource_and_carries_unknowns_as_warnings() {
             .unwrap();
         assert!(fingerprints.insert(fp.to_string()), "unique: {fp}");
     }
-    assert_eq!(unknown, 3);
+    assert_eq!(unknown, DEMO_UNKNOWNS);
 }
 
 #[test]
@@ -375,44 +388,106 @@ fn fix_steps_are_manual_only_for_a_placeholder_or_a_choice_and_say_which() {
         "-q",
     ]);
     assert_exit(&output, 1, "scan");
-    let report = dir.report("out");
-    // Count the distinct steps of the failures as a reader would.
+    let json: Value = serde_json::from_str(&dir.read("out/findings.json")).unwrap();
+    // Count the distinct steps of the failures as a reader of findings.json would: a step runs
+    // when it is `automatic`; otherwise it has a `<placeholder>` (other than the principal an
+    // earlier step outputs, which the script captures), or is a `manual` edit (a choice or a
+    // task for a person), or its fix was not proven to close the finding.
     let mut seen = HashSet::new();
-    let (mut automatic, mut placeholder, mut choice) = (0, 0, 0);
-    for r in report.results.iter().filter(|r| r.status == Status::Fail) {
-        for fix in &r.remediation {
-            if !seen.insert((fix.argv.clone(), fix.automatic)) {
+    let (mut automatic, mut placeholder, mut choice, mut not_proven) = (0, 0, 0, 0);
+    for r in json["results"].as_array().unwrap() {
+        if r["status"] != "fail" {
+            continue;
+        }
+        for fix in r["remediation"].as_array().unwrap() {
+            let argv: Vec<&str> = fix["argv"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|w| w.as_str().unwrap())
+                .collect();
+            // The script runs a command several failures share once; steps without a command
+            // are told apart by what they say.
+            let key = (
+                argv.join("\u{0}"),
+                fix["automatic"].as_bool(),
+                argv.is_empty()
+                    .then(|| fix["description"].as_str().unwrap().to_string()),
+            );
+            if !seen.insert(key) {
                 continue;
             }
-            if fix.argv.iter().any(|w| w.contains('<') && w.contains('>')) {
+            let has_placeholder = argv.iter().any(|w| {
+                w.contains('<') && w.contains('>') && !w.starts_with("<principal id from step")
+            });
+            if fix["automatic"] == true {
+                automatic += 1;
+            } else if has_placeholder {
                 placeholder += 1;
-            } else if !fix.automatic {
+            } else if fix["edit"]["kind"] == "manual" || argv.is_empty() {
                 choice += 1;
             } else {
-                automatic += 1;
+                assert_ne!(r["fix"]["verified"], "closes", "{r}");
+                not_proven += 1;
             }
         }
     }
-    assert!(placeholder > 0 && choice > 0 && automatic > 0);
+    assert!(
+        placeholder > 0 && choice > 0 && automatic > 0,
+        "{placeholder} {choice} {automatic}"
+    );
+    let manual = placeholder + choice + not_proven;
 
     let script = dir.read("out/remediation.sh");
     assert!(
         script.contains(&format!(
-            "# {automatic} command(s) to run; {} manual step(s) left as comments: {placeholder} with a <placeholder> to fill in, {choice} that need your choice.",
-            placeholder + choice
+            "# {automatic} command(s) to run; {manual} manual step(s) left as comments: {placeholder} with a <placeholder> to fill in, {choice} that need your choice, {not_proven} not proven to close their finding."
         )),
         "{script}"
     );
     assert_eq!(
-        script.lines().filter(|l| l.starts_with("run ")).count(),
+        script
+            .lines()
+            .filter(|l| l.starts_with("run ") || l.starts_with("capture "))
+            .count(),
         automatic
     );
+    // Every manual step says why, in the words the header counts.
+    let says = |why: &str| {
+        script
+            .lines()
+            .filter(|l| l.starts_with("# MANUAL: ") && l.contains(why))
+            .count()
+    };
+    assert_eq!(
+        says("(replace the <placeholder>, then run it yourself)"),
+        placeholder,
+        "{script}"
+    );
+    assert_eq!(
+        says("(a choice or a task for a person: read the description first)"),
+        choice,
+        "{script}"
+    );
+    assert_eq!(
+        says("(not proven to close its finding:"),
+        not_proven,
+        "{script}"
+    );
+    assert_eq!(
+        script
+            .lines()
+            .filter(|l| l.starts_with("# MANUAL: "))
+            .count(),
+        manual
+    );
+
     let md = dir.read("out/summary.md");
     assert!(
         md.contains(&format!(
-            "Fixes: {automatic} automatic steps; {} manual: {placeholder} with a \\<placeholder\\> to fill in, {choice} that need{} your choice.",
-            placeholder + choice,
-            if choice == 1 { "s" } else { "" }
+            "Fixes: {automatic} automatic steps; {manual} manual: {placeholder} with a \\<placeholder\\> to fill in, {choice} that need{} a person's choice, {not_proven} not proven to close {}.",
+            if choice == 1 { "s" } else { "" },
+            if not_proven == 1 { "its finding" } else { "their findings" },
         )),
         "{md}"
     );
@@ -426,7 +501,7 @@ fn fix_steps_are_manual_only_for_a_placeholder_or_a_choice_and_say_which() {
         .unwrap();
     assert!(
         cmk.contains("# Point the workspace's encryption at the identity")
-            && cmk.contains("# manual: a choice is yours; read the line above before running\naz resource update"),
+            && cmk.contains("# manual: a choice or a task for a person: read the description first\naz resource update"),
         "{cmk}"
     );
 }
@@ -440,7 +515,7 @@ fn params_that_name_nothing_are_warnings_and_errors_under_strict() {
         r#"aci_workspaces = ["mlw-legacy-scorng"]
 [private_registries]
 mlw-prd = ["/subscriptions/b61e6ba5-3682-4dd6-b804-69b84b2d451c/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/base"]
-mlw-prod = ["/subscriptions/.../providers/Microsoft.ContainerRegistry/registries/contosobaseimages", "contosobase.azurecr.io"]
+mlw-prod = ["/subscriptions/.../providers/Microsoft.ContainerRegistry/registries/contosobaseimages"]
 "#,
     );
     let base = [
@@ -458,14 +533,13 @@ mlw-prod = ["/subscriptions/.../providers/Microsoft.ContainerRegistry/registries
         "params.toml: aci_workspaces[0] = \"mlw-legacy-scorng\": names no workspace in the snapshot",
         "params.toml: private_registries.\"mlw-prd\": names no workspace in the snapshot",
         "params.toml: private_registries.\"mlw-prod\"[0] = \"/subscriptions/.../providers/Microsoft.ContainerRegistry/registries/contosobaseimages\": contains `...`",
-        "params.toml: private_registries.\"mlw-prod\"[1] = \"contosobase.azurecr.io\": is not a container registry's ARM id",
     ] {
         assert!(
             err.contains(&format!("warning: {entry}")),
             "{entry}\nin\n{err}"
         );
     }
-    assert_eq!(err.matches("warning: params.toml").count(), 4, "{err}");
+    assert_eq!(err.matches("warning: params.toml").count(), 3, "{err}");
 
     let strict = dir.run(&[&base[..], &["strict", "--strict"]].concat());
     assert_exit(&strict, 2, "--strict");
@@ -475,6 +549,34 @@ mlw-prod = ["/subscriptions/.../providers/Microsoft.ContainerRegistry/registries
         "{err}"
     );
     assert!(!dir.path("strict").exists(), "nothing written");
+
+    // A registry given by its login server is warned about; a rule that builds a grant on it
+    // cannot, and says so as an error result rather than passing (exit 2, reports written).
+    dir.write(
+        "login-server.toml",
+        "[private_registries]\nmlw-prod = [\"contosobase.azurecr.io\"]\n",
+    );
+    let hostname = dir.run(&[
+        "scan",
+        "--snapshot",
+        "snapshot.json",
+        "--params",
+        "login-server.toml",
+        "--out-dir",
+        "hostname",
+    ]);
+    let err = stderr(&hostname);
+    assert!(
+        err.contains("warning: login-server.toml: private_registries.\"mlw-prod\"[0] = \"contosobase.azurecr.io\": is not a container registry's ARM id"),
+        "{err}"
+    );
+    let report = dir.report("hostname");
+    assert!(
+        !report.results.iter().any(|r| r.status == Status::Pass
+            && r.rule_id == "AML002"
+            && r.resource_id.contains("/workspaces/mlw-prod/")),
+        "no pass for mlw-prod's private registry that names no registry"
+    );
 }
 
 #[test]

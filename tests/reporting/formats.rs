@@ -46,8 +46,8 @@ fn sarif_is_valid_and_shaped_for_github_code_scanning() {
     assert_eq!(sarif["version"], "2.1.0");
     let run = &sarif["runs"][0];
     let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
-    // The seven rules, and the companion rule of AML002's unknown results.
-    assert_eq!(rules.len(), 8);
+    // The nine rules, and the companion rules of those with unknown results.
+    assert_eq!(rules.len(), 9 + DEMO_RULES_WITH_UNKNOWNS);
     for rule in rules {
         let level = rule["defaultConfiguration"]["level"].as_str().unwrap();
         assert!(["error", "warning", "note"].contains(&level), "{rule}");
@@ -62,7 +62,11 @@ fn sarif_is_valid_and_shaped_for_github_code_scanning() {
         assert!((0.1..=10.0).contains(&score), "{rule}");
     }
     let results = run["results"].as_array().unwrap();
-    assert_eq!(results.len(), DEMO_FAILURES + 3, "failures and unknowns");
+    assert_eq!(
+        results.len(),
+        DEMO_FAILURES + DEMO_UNKNOWNS,
+        "failures and unknowns"
+    );
     let mut fingerprints = HashSet::new();
     for r in results {
         let rule_id = r["ruleId"].as_str().unwrap();
@@ -151,7 +155,7 @@ fn junit_parses_back_with_one_uniquely_named_case_per_result() {
     );
     let names: HashSet<&str> = cases.iter().map(|c| c.name.as_str()).collect();
     assert_eq!(names.len(), cases.len(), "names are unique across the file");
-    assert_eq!(junit.test_suites.len(), 7, "one suite per rule");
+    assert_eq!(junit.test_suites.len(), 9, "one suite per rule");
 
     let (mut failures, mut errors, mut skipped, mut passed) = (0, 0, 0, 0);
     for c in &cases {
@@ -181,13 +185,20 @@ fn markdown_has_totals_failures_and_their_fixes() {
     let dir = Dir::new();
     assert_exit(&scan_demo(&dir, "out", &["markdown"]), 1, "scan");
     let md = dir.read("out/summary.md");
-    assert!(md.starts_with("## amlaudit: ❌ 9 failures\n"), "{md}");
-    assert!(md.contains("| 9 | 3 | 16 | 7 | 0 | 35 |"), "totals: {md}");
+    assert!(md.starts_with("## amlaudit: ❌ 15 failures\n"), "{md}");
+    assert!(
+        md.contains("| 15 | 9 | 23 | 66 | 0 | 113 |"),
+        "totals: {md}"
+    );
     let failures = md.split("### Failures").nth(1).unwrap();
     assert_eq!(failures.matches("\n#### ").count(), DEMO_FAILURES);
     assert!(failures.contains("```sh\n# Disable the admin user of registry `mlacrsandbox`\naz acr update --name mlacrsandbox"), "{failures}");
     assert!(
-        failures.contains("# manual: replace the <placeholder> before running"),
+        failures.contains("✅ fix proven: closes the finding"),
+        "{failures}"
+    );
+    assert!(
+        failures.contains("# manual: replace the <placeholder>, then run it yourself"),
         "{failures}"
     );
 }
@@ -231,7 +242,7 @@ fn every_format_has_its_file_and_stdout_follows_the_formats() {
     );
     let default = scan_demo(&dir, "default", &[]);
     assert!(
-        stdout(&default).contains("35 results: 9 fail"),
+        stdout(&default).contains("113 results: 15 fail"),
         "{}",
         stdout(&default)
     );

@@ -11,8 +11,34 @@ use amlaudit::findings::Status;
 use crate::common::*;
 
 /// Stands in for the Azure CLI: records each call as its argument count and then every
-/// argument, each NUL-terminated, and evaluates nothing.
-const FAKE_AZ: &str = "#!/bin/sh\nprintf '%s\\0' \"$#\" \"$@\" >> \"$AZ_LOG\"\n";
+/// argument, each NUL-terminated, and evaluates nothing. Asked for `--query` output (a principal
+/// id a later command needs), it prints one.
+const FAKE_AZ: &str = "#!/bin/sh\nprintf '%s\\0' \"$#\" \"$@\" >> \"$AZ_LOG\"\ncase \" $* \" in *' --query '*) echo 11111111-2222-4333-8444-555555555555 ;; esac\n";
+
+/// A report step's argv as the script runs it: a captured principal in place of its
+/// placeholder, and `--query ... -o tsv` on a step whose output is captured.
+fn as_run(fix: &amlaudit::findings::Remediation, captured: bool) -> Vec<String> {
+    let mut argv: Vec<String> = fix
+        .argv
+        .iter()
+        .map(|w| {
+            if w.starts_with("<principal id from step") {
+                "11111111-2222-4333-8444-555555555555".to_string()
+            } else {
+                w.clone()
+            }
+        })
+        .collect();
+    if captured && let Some(query) = fix.edit.principal_query() {
+        argv.extend([
+            "--query".to_string(),
+            query.to_string(),
+            "-o".to_string(),
+            "tsv".to_string(),
+        ]);
+    }
+    argv
+}
 
 struct Setup {
     dir: Dir,
@@ -135,20 +161,21 @@ fn a_dry_run_over_hostile_names_runs_nothing() {
     let output = s.bash(&[]);
     assert_exit(&output, 0, "dry run");
     let out = stdout(&output);
-    assert_eq!(out.matches("would run: az ").count(), 3, "{out}");
-    assert!(out.contains("Dry run: 3 command(s) not run"), "{out}");
+    // The hostile registry does not say its permission mode, so the pull fix grants both roles.
+    assert_eq!(out.matches("would run: az ").count(), 4, "{out}");
+    assert!(out.contains("Dry run: 4 command(s) not run"), "{out}");
     assert!(s.az_calls().is_empty(), "a dry run never calls az");
     assert_eq!(
         s.pwned(),
         Vec::<String>::new(),
         "nothing in a name was executed"
     );
-    // In comments a newline is written as `\n`, so it cannot end the comment; in commands it
-    // stays inside its quotes.
+    // In comments a newline is written as `\u{a}`, so it cannot end the comment; in commands it
+    // is quoted as `$'...\x0a...'`, byte-exact.
     let script = s.dir.read("out/remediation.sh");
     assert!(
         script.contains("#   resource: /subscriptions/")
-            && script.contains(r"computes/gpu'\n touch pwned-newline\n#"),
+            && script.contains(r"computes/gpu'\u{a} touch pwned-newline\u{a}#"),
         "{script}"
     );
 }
@@ -168,18 +195,33 @@ fn apply_hands_az_exactly_the_reports_argv_in_dependency_order() {
     let verbs: Vec<String> = calls.iter().map(|argv| argv[..3].join(" ")).collect();
     assert_eq!(
         verbs,
-        ["az identity create", "az ml compute", "az acr update"],
-        "identities first, then what needs them"
+        [
+            "az ml compute",
+            "az role assignment",
+            "az role assignment",
+            "az acr update"
+        ],
+        "identities first, then the grants that need their principal, then settings"
     );
     let report = s.dir.report("out");
     let mut expected: Vec<Vec<String>> = report
         .results
         .iter()
         .filter(|r| r.status == Status::Fail)
-        .flat_map(|r| &r.remediation)
-        .filter(|f| f.automatic)
-        .map(|f| f.argv.clone())
+        .flat_map(|r| {
+            let needed: Vec<usize> = r
+                .remediation
+                .iter()
+                .filter_map(|f| f.edit.principal_from_step())
+                .collect();
+            r.remediation
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.automatic)
+                .map(move |(i, f)| as_run(f, needed.contains(&i)))
+        })
         .collect();
+    expected.dedup();
     let mut got = calls.clone();
     expected.sort();
     got.sort();
@@ -201,7 +243,7 @@ fn apply_hands_az_exactly_the_reports_argv_in_dependency_order() {
 
     // Manual steps stay comments: the fake az never saw a placeholder.
     assert!(!calls.iter().flatten().any(|a| a.contains("<principal id")));
-    assert!(stdout(&output).contains("Ran 3 command(s)."));
+    assert!(stdout(&output).contains("Ran 4 command(s)."));
 }
 
 #[test]

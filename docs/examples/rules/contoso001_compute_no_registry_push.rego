@@ -71,14 +71,14 @@ result := {
 	"message": sprintf("%s can push to `%s`: %s", [label, registry, concat("; ", [d.summary | some d in pushers])]),
 	"evidence": decisions,
 	"remediation": array.concat(
-		[lib.grant(p, "AcrPull", input.registry_id, sprintf("Grant principal %s AcrPull on `%s`, so that it keeps pulling", [p, registry])) |
+		[lib.fix_role_assignment(p, "AcrPull", input.registry_id, sprintf("Grant principal %s AcrPull on `%s`, so that it keeps pulling", [p, registry])) |
 			some p in {d.principal | some d in pushers}
 		],
-		[{
-			"description": sprintf("Remove the %s assignment at %s, which lets principal %s push (check what else it grants first)", [role_of(e), e.scope, p]),
-			"automatic": false,
-			"argv": ["az", "role", "assignment", "delete", "--ids", e.assignment_id],
-		} |
+		[lib.fix_manual(
+			sprintf("Remove the %s assignment at %s, which lets principal %s push", [role_of(e), e.scope, p]),
+			"Check what else the assignment grants before deleting it.",
+			["az", "role", "assignment", "delete", "--ids", e.assignment_id],
+		) |
 			some [p, e] in granting
 		],
 	),

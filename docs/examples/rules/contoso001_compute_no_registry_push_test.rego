@@ -64,14 +64,14 @@ test_fail_when_an_identity_can_push if {
 	r.status == "fail"
 	r.message == "compute `dev-cluster-4` of workspace `mlw-dev` can push to `mlacrdev`: granted by Contributor at /subscriptions/ec7ac8ad-1b2b-406b-aae1-2c972399d29d"
 	[grant, delete] := r.remediation
-	grant.argv == [
-		"az", "role", "assignment", "create",
-		"--assignee-object-id", "93842ea6-95b9-4bd7-bbc4-bb7d683337d3",
-		"--assignee-principal-type", "ServicePrincipal",
-		"--role", "AcrPull", "--scope", registry_id,
-	]
-	delete.automatic == false
-	delete.argv == ["az", "role", "assignment", "delete", "--ids", "/subscriptions/ec7ac8ad-1b2b-406b-aae1-2c972399d29d/providers/Microsoft.Authorization/roleAssignments/a1"]
+	grant.edit == {
+		"kind": "role_assignment",
+		"principal_id": "93842ea6-95b9-4bd7-bbc4-bb7d683337d3",
+		"role": "AcrPull",
+		"scope": registry_id,
+	}
+	delete.edit.kind == "manual"
+	delete.edit.argv == ["az", "role", "assignment", "delete", "--ids", "/subscriptions/ec7ac8ad-1b2b-406b-aae1-2c972399d29d/providers/Microsoft.Authorization/roleAssignments/a1"]
 }
 
 test_pass_when_no_identity_can_push if {
