@@ -518,6 +518,96 @@ mod tests {
         words.iter().map(|w| w.to_string()).collect()
     }
 
+    fn failure(id: &str, steps: Vec<Remediation>) -> RuleResult {
+        let mut r = crate::test_support::result("AML001", id, Status::Fail);
+        r.remediation = steps;
+        r
+    }
+
+    fn manual(description: &str, text: &str, words: &[&str]) -> Remediation {
+        Remediation::from_edit(
+            description.into(),
+            Edit::Manual {
+                text: text.into(),
+                argv: argv(words),
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn a_manual_step_says_why_and_prose_steps_stay_apart() {
+        let registry =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/a";
+        let proven = Remediation::from_edit(
+            "Disable the admin user".into(),
+            Edit::RegistryAdminUser {
+                registry: registry.into(),
+                enabled: false,
+            },
+            None,
+        );
+        let mut unproven = proven.clone();
+        unproven.automatic = false;
+        let placeholder = manual(
+            "Pick a cluster",
+            "",
+            &["az", "aks", "create", "--name", "<new cluster name>"],
+        );
+        let choice = manual(
+            "Choose",
+            "Point the key at the identity",
+            &["az", "resource", "update"],
+        );
+        assert_eq!(manual_reason(&proven), None);
+        assert_eq!(manual_reason(&unproven), Some(Manual::NotProven));
+        assert_eq!(manual_reason(&placeholder), Some(Manual::Placeholder));
+        assert_eq!(manual_reason(&choice), Some(Manual::Choice));
+        assert_eq!(
+            manual_reason(&manual("Lift it", "A deny assignment blocks it", &[])),
+            Some(Manual::Choice)
+        );
+
+        // Two failures whose manual steps are prose only: two steps, each with its own text.
+        let report = crate::test_support::report(vec![
+            failure(
+                &format!("{registry}1"),
+                vec![manual("Lift deny assignment one", "one", &[])],
+            ),
+            failure(
+                &format!("{registry}2"),
+                vec![manual("Lift deny assignment two", "two", &[])],
+            ),
+            failure(
+                &format!("{registry}3"),
+                vec![proven.clone(), placeholder.clone()],
+            ),
+        ]);
+        let counts = StepCounts::of(&report);
+        assert_eq!(
+            counts,
+            StepCounts {
+                automatic: 1,
+                placeholder: 1,
+                choice: 2,
+                not_proven: 0
+            }
+        );
+        let script = render(&report);
+        assert!(script.contains("# MANUAL: Lift deny assignment one: one (a choice or a task for a person: read the description first)"), "{script}");
+        assert!(
+            script.contains("# MANUAL: Lift deny assignment two: two (a choice"),
+            "{script}"
+        );
+        assert!(
+            script.contains(
+                "# MANUAL: Pick a cluster (replace the <placeholder>, then run it yourself):"
+            ),
+            "{script}"
+        );
+        assert!(script.contains("1 command(s) to run; 3 manual step(s) left as comments: 1 with a <placeholder> to fill in, 2 that need your choice, 0 not proven"), "{script}");
+    }
+
     #[test]
     fn identities_come_before_roles() {
         let create = phase(&argv(&["az", "identity", "create", "--name", "x"]));
