@@ -589,3 +589,45 @@ fn in_template(r: &Value) -> bool {
         .as_str()
         .is_some_and(|f| f.contains("fixtures/templates/"))
 }
+
+#[test]
+fn the_table_says_where_in_the_template_a_failure_is_written() {
+    let template = fixture("workspace-dependencies.json");
+    let out = tempfile::tempdir().unwrap();
+    let output = scan(
+        &template,
+        Some(&fixture("workspace-dependencies.admin.parameters.json")),
+        true,
+        out.path(),
+    )
+    .env("COLUMNS", "400")
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let (line, column) = object_position(&template, "Microsoft.ContainerRegistry/registries", 0);
+    let header = stdout
+        .lines()
+        .skip_while(|l| *l != "Failures")
+        .nth(2)
+        .unwrap_or_default();
+    assert!(header.contains("Location"), "{stdout}");
+    let at = format!("{}:{line}:{column}", template.display());
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("AML001") && l.contains(&at)),
+        "{at} in\n{stdout}"
+    );
+    // A snapshot scan has no such column: every result points into the snapshot itself.
+    let plain = amlaudit()
+        .args(["scan", "--snapshot"])
+        .arg(demo())
+        .arg("--out-dir")
+        .arg(out.path().join("plain"))
+        .env("COLUMNS", "400")
+        .output()
+        .unwrap();
+    let plain = String::from_utf8(plain.stdout).unwrap();
+    assert!(!plain.contains("Location"), "{plain}");
+}
