@@ -550,6 +550,18 @@ mlw-prod = ["/subscriptions/.../providers/Microsoft.ContainerRegistry/registries
     );
     assert!(!dir.path("strict").exists(), "nothing written");
 
+    // `fix plan` reads the same parameters and says the same.
+    let plan = dir.run(&[
+        "fix",
+        "plan",
+        "--snapshot",
+        "snapshot.json",
+        "--params",
+        "params.toml",
+    ]);
+    let err = stderr(&plan);
+    assert_eq!(err.matches("warning: params.toml").count(), 3, "{err}");
+
     // A registry given by its login server is warned about; a rule that builds a grant on it
     // cannot, and says so as an error result rather than passing (exit 2, reports written).
     dir.write(
