@@ -65,13 +65,20 @@ cluster_label := sprintf("AKS compute `%s` (cluster `%s`)", [compute.name, clust
 
 pull := lib.pull(kubelet, input.registry_id, lib.azureml_repositories)
 
-pull_role := lib.pull_role(input.registry)
+pull_roles := lib.pull_roles(input.registry)
 
 # `az aks update --attach-acr` grants AcrPull, which a registry in ABAC repository mode does not
-# honour; there the kubelet identity needs Container Registry Repository Reader instead.
-grant_pull := lib.fix_aks_attach_acr(input.cluster_id, input.registry_id, sprintf("Grant cluster `%s`'s kubelet identity AcrPull on registry `%s` (az aks update --attach-acr)", [cluster_name, lib.name(input.registry_id)])) if {
-	pull_role == "AcrPull"
-} else := lib.fix_role_assignment(kubelet, pull_role, input.registry_id, sprintf("Grant cluster `%s`'s kubelet identity %s on registry `%s` (it is in ABAC repository mode, where AcrPull is not honoured)", [cluster_name, pull_role, lib.name(input.registry_id)]))
+# honour; there the kubelet identity needs Container Registry Repository Reader instead. When the
+# registry's mode is not known, both are granted so the fix holds in either mode.
+grant_pull := array.concat(
+	[lib.fix_aks_attach_acr(input.cluster_id, input.registry_id, sprintf("Grant cluster `%s`'s kubelet identity AcrPull on registry `%s` (az aks update --attach-acr)", [cluster_name, lib.name(input.registry_id)])) |
+		"AcrPull" in pull_roles
+	],
+	[lib.fix_role_assignment(kubelet, role, input.registry_id, sprintf("Grant cluster `%s`'s kubelet identity %s on registry `%s` (in ABAC repository mode AcrPull is not honoured)", [cluster_name, role, lib.name(input.registry_id)])) |
+		some role in pull_roles
+		role != "AcrPull"
+	],
+)
 
 result := {
 	"status": "unknown",
@@ -154,7 +161,7 @@ result_for_mode := {
 	"status": "fail",
 	"message": sprintf("%s: kubelet identity %s has no pull on `%s`: %s", [cluster_label, kubelet, lib.name(input.registry_id), pull.summary]),
 	"evidence": [pull],
-	"remediation": [grant_pull],
+	"remediation": grant_pull,
 }
 
 # What closes the finding in service-principal mode: a cluster created with a service principal,

@@ -166,11 +166,23 @@ test_managed_identity_mode_passes_when_the_kubelet_identity_can_pull if {
 }
 
 test_managed_identity_mode_fails_when_the_kubelet_identity_cannot_pull if {
-	r := data.amlaudit.rules.aks_service_principal.result with input as aks(managed_identity_cluster)
+	legacy := {"id": registry_id, "name": "mlacrprod", "properties": {"roleAssignmentMode": "LegacyRegistryPermissions"}}
+	r := data.amlaudit.rules.aks_service_principal.result with input as object.union(aks(managed_identity_cluster), {"registry": legacy})
 		with data.amlaudit.params as managed_identity_mode
 		with data.amlaudit.lib.pull as denied
 	r.status == "fail"
 	r.remediation == [attach_acr]
+}
+
+# With the registry's mode unknown, --attach-acr (AcrPull) alone would not hold in ABAC mode.
+test_managed_identity_mode_grants_both_roles_when_the_registry_mode_is_not_known if {
+	r := data.amlaudit.rules.aks_service_principal.result with input as aks(managed_identity_cluster)
+		with data.amlaudit.params as managed_identity_mode
+		with data.amlaudit.lib.pull as denied
+	r.status == "fail"
+	r.remediation[0] == attach_acr
+	r.remediation[1].edit == {"kind": "role_assignment", "principal_id": kubelet, "role": "Container Registry Repository Reader", "scope": registry_id}
+	count(r.remediation) == 2
 }
 
 test_managed_identity_mode_grants_repository_reader_in_abac_mode if {

@@ -53,16 +53,16 @@ workspace_name := object.get(workspace, "name", lib.name(lib.parent_workspace_id
 
 workspace_principal := object.get(workspace, ["identity", "principalId"], "")
 
-# Each check is {"state": "ok"|"missing"|"unknown", "what": ..., "fix": ..., "evidence"?: ...};
-# every check that can be missing carries a fix, since a `fail` must carry remediation.
-checks contains {"state": "missing", "what": "the connection names no identity (no resource id in its credentials or value)", "fix": recreate_connection} if {
+# Each check is {"state": "ok"|"missing"|"unknown", "what": ..., "fixes": [...], "evidence"?: ...};
+# every check that can be missing carries its fix steps, since a `fail` must carry remediation.
+checks contains {"state": "missing", "what": "the connection names no identity (no resource id in its credentials or value)", "fixes": [recreate_connection]} if {
 	identity_id == null
 }
 
 checks contains {
 	"state": absent_identity_state,
 	"what": sprintf("identity `%s` is not in the snapshot", [lib.name(identity_id)]),
-	"fix": lib.fix_identity_create(identity_id, sprintf("Create identity `%s` (then recreate the connection with its client id)", [lib.name(identity_id)])),
+	"fixes": [lib.fix_identity_create(identity_id, sprintf("Create identity `%s` (then recreate the connection with its client id)", [lib.name(identity_id)]))],
 } if {
 	identity_id != null
 	uai == null
@@ -80,7 +80,7 @@ checks contains {"state": "unknown", "what": sprintf("identity `%s` has no princ
 
 uai_client := object.get(uai, ["properties", "clientId"], "") if uai != null
 
-checks contains {"state": "missing", "what": sprintf("the connection's client id %s is not identity `%s`'s client id %s", [client_text, uai.name, uai_client]), "fix": recreate_connection} if {
+checks contains {"state": "missing", "what": sprintf("the connection's client id %s is not identity `%s`'s client id %s", [client_text, uai.name, uai_client]), "fixes": [recreate_connection]} if {
 	uai != null
 	lib.lower_text(uai_client) != lib.lower_text(client_id)
 }
@@ -100,13 +100,13 @@ uai_principal := object.get(uai, ["properties", "principalId"], "") if uai != nu
 # No repository is known for private base images: the question names none.
 pull := lib.pull(uai_principal, registry.id, [])
 
-pull_role := lib.pull_role(registry)
+pull_roles := lib.pull_roles(registry)
 
 checks contains {
 	"state": state_of(pull),
 	"what": sprintf("identity `%s` pull on registry `%s`: %s", [uai.name, registry.name, pull.summary]),
 	"evidence": pull,
-	"fix": lib.fix_role_assignment(uai_principal, pull_role, registry.id, sprintf("Grant identity `%s` %s on registry `%s`", [uai.name, pull_role, registry.name])),
+	"fixes": [lib.fix_role_assignment(uai_principal, role, registry.id, sprintf("Grant identity `%s` %s on registry `%s`", [uai.name, role, registry.name])) | some role in pull_roles],
 } if {
 	uai != null
 	uai_principal != ""
@@ -116,11 +116,11 @@ checks contains {
 checks contains {
 	"state": "missing",
 	"what": sprintf("workspace `%s` has no system-assigned identity to use identity `%s`", [workspace_name, lib.name(identity_id)]),
-	"fix": lib.fix_manual(
+	"fixes": [lib.fix_manual(
 		sprintf("Turn on workspace `%s`'s system-assigned identity", [workspace_name]),
 		"Keep UserAssigned in the identity type if the workspace has user-assigned identities.",
 		["az", "resource", "update", "--ids", workspace.id, "--set", "identity.type=SystemAssigned,UserAssigned"],
-	),
+	)],
 } if {
 	identity_id != null
 	workspace_principal == ""
@@ -132,7 +132,7 @@ checks contains {
 	"state": state_of(operator),
 	"what": sprintf("workspace `%s` (principal %s) assign on identity `%s`: %s", [workspace_name, workspace_principal, lib.name(identity_id), operator.summary]),
 	"evidence": operator,
-	"fix": lib.fix_role_assignment(workspace_principal, "Managed Identity Operator", identity_id, sprintf("Grant workspace `%s`'s identity Managed Identity Operator on identity `%s`", [workspace_name, lib.name(identity_id)])),
+	"fixes": [lib.fix_role_assignment(workspace_principal, "Managed Identity Operator", identity_id, sprintf("Grant workspace `%s`'s identity Managed Identity Operator on identity `%s`", [workspace_name, lib.name(identity_id)]))],
 } if {
 	identity_id != null
 	workspace_principal != ""
@@ -180,7 +180,7 @@ result := {
 	"status": "fail",
 	"message": sprintf("%s cannot build on its private base images: %s", [label, concat("; ", [c.what | some c in failed])]),
 	"evidence": evidence,
-	"remediation": [c.fix | some c in failed],
+	"remediation": [fix | some c in failed; some fix in c.fixes],
 } if {
 	count(failed) > 0
 } else := {

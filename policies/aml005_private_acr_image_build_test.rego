@@ -131,6 +131,14 @@ test_fail_without_pull_grants_acr_pull if {
 	fix.edit == {"kind": "role_assignment", "principal_id": uai_principal, "role": "AcrPull", "scope": base_images_id}
 }
 
+# The base-image registry does not say its permission mode: the fix grants both pull roles so it
+# holds in either mode.
+test_fail_without_pull_grants_both_roles_when_the_registry_mode_is_not_known if {
+	r := data.amlaudit.rules.private_acr_image_build.result with input as complete with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as denied
+	r.status == "fail"
+	[fix.edit.role | some fix in r.remediation] == ["AcrPull", "Container Registry Repository Reader"]
+}
+
 test_fail_when_the_connection_names_no_identity if {
 	no_identity := connection({
 		"category": "ContainerRegistry",
@@ -244,5 +252,5 @@ test_pull_role_is_repository_reader_in_abac_mode if {
 	r := data.amlaudit.rules.private_acr_image_build.result with input as doc(acr_connection, uai, abac)
 		with data.amlaudit.lib.access as granted with data.amlaudit.lib.pull as denied
 	r.status == "fail"
-	r.remediation[0].edit.role == "Container Registry Repository Reader"
+	[fix.edit.role | some fix in r.remediation] == ["Container Registry Repository Reader"]
 }

@@ -48,7 +48,7 @@ label := sprintf("AKS compute `%s` (cluster `%s`, service principal %s)", [compu
 
 pull := lib.pull(object_id, input.registry_id, lib.azureml_repositories)
 
-role := lib.pull_role(input.registry)
+pull_roles := lib.pull_roles(input.registry)
 
 result := {
 	"status": "unknown",
@@ -111,5 +111,5 @@ result := {
 	"status": "fail",
 	"message": sprintf("%s (object id %s) has no pull on `%s`, which Azure ML granted when the cluster was attached: %s", [label, object_id, lib.name(input.registry_id), pull.summary]),
 	"evidence": [pull],
-	"remediation": [lib.fix_role_assignment(object_id, role, input.registry_id, sprintf("Grant the service principal of cluster `%s` %s on registry `%s`", [cluster_name, role, lib.name(input.registry_id)]))],
+	"remediation": [lib.fix_role_assignment(object_id, role, input.registry_id, sprintf("Grant the service principal of cluster `%s` %s on registry `%s`", [cluster_name, role, lib.name(input.registry_id)])) | some role in pull_roles],
 }

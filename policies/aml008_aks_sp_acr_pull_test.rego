@@ -73,13 +73,24 @@ test_pass_when_the_service_principal_can_pull if {
 }
 
 test_fail_grants_acr_pull_to_the_object_id if {
-	r := data.amlaudit.rules.aks_sp_acr_pull.result with input as complete with data.amlaudit.lib.pull as denied
+	legacy := object.union(complete, {"registry": {"properties": {"roleAssignmentMode": "LegacyRegistryPermissions"}}})
+	r := data.amlaudit.rules.aks_sp_acr_pull.result with input as legacy with data.amlaudit.lib.pull as denied
 	r.status == "fail"
 	contains(r.message, "which Azure ML granted when the cluster was attached")
 	r.remediation == [{
 		"description": "Grant the service principal of cluster `aks-prod-sp` AcrPull on registry `mlacrprod`",
 		"edit": {"kind": "role_assignment", "principal_id": object_id, "role": "AcrPull", "scope": registry_id},
 	}]
+}
+
+test_fail_grants_both_pull_roles_when_the_registry_mode_is_not_known if {
+	r := data.amlaudit.rules.aks_sp_acr_pull.result with input as complete with data.amlaudit.lib.pull as denied
+	r.status == "fail"
+	[step.edit.role | some step in r.remediation] == ["AcrPull", "Container Registry Repository Reader"]
+	every step in r.remediation {
+		step.edit.principal_id == object_id
+		step.edit.scope == registry_id
+	}
 }
 
 test_fail_in_abac_mode_grants_repository_reader if {

@@ -108,8 +108,18 @@ pub fn arm_type_of(id: &str) -> Option<String> {
     Some(ty)
 }
 
-/// The GUID at the end of a role definition id, lower-cased; role definition ids appear with and
-/// without a `/subscriptions/<sub>` prefix, so only the GUID identifies the role.
+/// What a principal id starts with when it stands for a managed identity an ARM template will
+/// create: the identity does not exist yet, so nothing outside the deployment refers to it.
+pub const PLANNED_PRINCIPAL_PREFIX: &str = "planned:";
+
+/// Whether a principal id is a planned identity's (see [`PLANNED_PRINCIPAL_PREFIX`]).
+pub fn is_planned_principal(principal: &str) -> bool {
+    principal
+        .trim()
+        .get(..PLANNED_PRINCIPAL_PREFIX.len())
+        .is_some_and(|p| p.eq_ignore_ascii_case(PLANNED_PRINCIPAL_PREFIX))
+}
+
 /// Whether `s` is a GUID (8-4-4-4-12 hex digits, either case): subscription, principal, app and
 /// role ids, checked before they reach a request path or are taken for a role name.
 pub fn is_guid(s: &str) -> bool {
@@ -121,6 +131,8 @@ pub fn is_guid(s: &str) -> bool {
             .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
+/// The GUID at the end of a role definition id, lower-cased; role definition ids appear with and
+/// without a `/subscriptions/<sub>` prefix, so only the GUID identifies the role.
 pub fn role_guid(role_definition_id: &str) -> String {
     short_name(role_definition_id).to_ascii_lowercase()
 }

@@ -118,6 +118,29 @@ fn findings(out_dir: &Path) -> Vec<(String, String, String)> {
         .collect()
 }
 
+/// Each result of a rule: its fix's verdict and whether every step is automatic.
+fn fix_verdicts(out_dir: &Path, rule: &str) -> Vec<(String, bool)> {
+    let text = std::fs::read_to_string(out_dir.join("findings.json")).expect("findings.json");
+    let report: Value = serde_json::from_str(&text).expect("JSON");
+    report["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["rule_id"] == rule)
+        .map(|r| {
+            let steps = r["remediation"].as_array().expect("remediation");
+            let automatic = !steps.is_empty() && steps.iter().all(|s| s["automatic"] == true);
+            (
+                r["fix"]["verified"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+                automatic,
+            )
+        })
+        .collect()
+}
+
 #[test]
 fn bundled_policy_tests_pass_with_full_coverage() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -531,7 +554,7 @@ fn new_rule_writes_a_skeleton_that_tests_lists_and_scans() {
     let outcomes: Vec<&str> = report.results.iter().map(|r| r.name.as_str()).collect();
     assert!(outcomes.contains(&"test_pass_when_tagged"), "{outcomes:?}");
     assert!(
-        outcomes.contains(&"test_fail_without_the_tag_carries_the_fix"),
+        outcomes.contains(&"test_fail_with_a_default_value_is_a_tag_edit"),
         "{outcomes:?}"
     );
     let mine = report
@@ -576,6 +599,33 @@ fn new_rule_writes_a_skeleton_that_tests_lists_and_scans() {
     assert!(
         mine.iter().all(|(_, _, status)| status == "fail"),
         "{mine:?}"
+    );
+    // Without a value to write, the fix is a manual step; with one, a tag edit the scan proves.
+    assert_eq!(
+        fix_verdicts(&dir.path().join("out"), "CORP200"),
+        vec![("not_verified".to_string(), false); 19]
+    );
+    std::fs::write(
+        dir.path().join("params.toml"),
+        "x_corp200_tag_value = \"ml-platform\"\n",
+    )
+    .expect("params");
+    run(amlaudit(dir.path()).args([
+        "scan",
+        "--snapshot",
+        "demo.json",
+        "--policy-dir",
+        "mine",
+        "--params",
+        "params.toml",
+        "--out-dir",
+        "out-valued",
+        "--quiet",
+    ]))
+    .expect_code(1);
+    assert_eq!(
+        fix_verdicts(&dir.path().join("out-valued"), "CORP200"),
+        vec![("closes".to_string(), true); 19]
     );
 
     // It refuses to overwrite, and to reuse an id.

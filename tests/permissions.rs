@@ -210,6 +210,54 @@ fn wildcards_in_custom_roles() {
 }
 
 #[test]
+fn a_permission_block_with_a_condition_is_unknown_not_granted() {
+    let acr = registry(SUB, "rg");
+    let guid = "c0c0c0c0-0000-4000-8000-000000000003";
+    let role = json!({
+        "id": format!("/subscriptions/{SUB}/providers/Microsoft.Authorization/roleDefinitions/{guid}"),
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "name": guid,
+        "properties": {"roleName": "Conditional puller", "type": "CustomRole", "permissions": [
+            {"actions": ["Microsoft.ContainerRegistry/registries/pull/read"],
+             "condition": "((!(ActionMatches{'Microsoft.ContainerRegistry/registries/pull/read'})))",
+             "conditionVersion": "2.0"},
+            {"actions": ["Microsoft.ContainerRegistry/registries/read"]}
+        ]}
+    });
+    let idx = index(vec![role.clone(), assignment(1, &acr, guid)]);
+    let decision = pull(&idx, &acr);
+    assert_eq!(decision.decision, Decision::Unknown, "{decision:?}");
+    assert!(
+        decision
+            .evidence
+            .iter()
+            .any(|e| e.contribution == Contribution::Inconclusive
+                && e.detail.contains("condition amlaudit does not evaluate")),
+        "{decision:?}"
+    );
+    // The unconditional block still answers what it grants.
+    let read = idx.check(
+        PRINCIPAL,
+        &acr,
+        &Action::control("Microsoft.ContainerRegistry/registries/read"),
+    );
+    assert_eq!(read.decision, Decision::Granted);
+
+    // A built-in role's conditional block is kept, and unknown too: Key Vault Data Access
+    // Administrator may write role assignments only under its condition.
+    const KV_DATA_ACCESS_ADMIN: &str = "8b54135c-b56d-4d72-a534-26097cfdc8d8";
+    let vault =
+        format!("/subscriptions/{SUB}/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/kv1");
+    let idx = index(vec![assignment(2, &vault, KV_DATA_ACCESS_ADMIN)]);
+    let write = idx.check(
+        PRINCIPAL,
+        &vault,
+        &Action::control("Microsoft.Authorization/roleAssignments/write"),
+    );
+    assert_eq!(write.decision, Decision::Unknown, "{write:?}");
+}
+
+#[test]
 fn a_snapshot_definition_overrides_the_catalogue() {
     let acr = registry(SUB, "rg");
     // A tenant whose "AcrPull" GUID resolves to a definition without pull must not be trusted blindly.
@@ -330,6 +378,32 @@ fn uncovered_or_partial_subscriptions_are_unknown() {
     assert_eq!(
         pull(&index(vec![assignment(1, &partial, ACR_PULL)]), &partial).decision,
         Decision::Granted
+    );
+}
+
+#[test]
+fn a_planned_principal_has_nothing_the_snapshot_did_not_read() {
+    let planned = "planned:/subscriptions/33333333-3333-4333-8333-333333333333/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/w/computes/c";
+    let uncovered = registry("33333333-3333-4333-8333-333333333333", "rg");
+    let idx = index(vec![]);
+    let action = Action::control(ACR_PULL_ACTION);
+    // An existing principal in an uncovered subscription: unknown. A planned one: denied.
+    assert_eq!(
+        idx.check(PRINCIPAL, &uncovered, &action).decision,
+        Decision::Unknown
+    );
+    let d = idx.check(planned, &uncovered, &action);
+    assert_eq!(d.decision, Decision::Denied, "{d:?}");
+    // Asked as a pull of a registry the snapshot does not hold, anonymous pull might allow it.
+    let d = idx.check_pull(planned, &uncovered, &[]);
+    assert_eq!(d.decision, Decision::Unknown, "{d:?}");
+    assert!(d.reasons[0].contains("anonymous pull"), "{d:?}");
+    // A registry the snapshot holds, without anonymous pull: denied.
+    let held = registry_resource(&uncovered, Some("LegacyRegistryPermissions"), false);
+    let idx = index(vec![held]);
+    assert_eq!(
+        idx.check_pull(planned, &uncovered, &[]).decision,
+        Decision::Denied
     );
 }
 

@@ -189,6 +189,37 @@ fn a_compute_without_acrpull_fails_aml002_at_its_line_and_the_grant_makes_it_pas
     assert_eq!(result(&report, "AML002", "tpl-cluster")["status"], "fail");
 }
 
+/// Identities the deployment creates exist nowhere else: with the workspace, its registry and the
+/// cluster all planned, a missing pull grant is a failure even with no snapshot at all.
+#[test]
+fn a_planned_identity_with_nothing_planned_for_it_fails_alone() {
+    let out = tempfile::tempdir().unwrap();
+    scan(
+        &fixture("workspace-with-cluster.json"),
+        None,
+        false,
+        out.path(),
+    )
+    .assert()
+    .code(1);
+    let report = read_json(&out.path().join("findings.json"));
+    let r = result(&report, "AML002", "new-cluster");
+    assert_eq!(r["status"], "fail", "{r}");
+    assert!(
+        r["message"].as_str().unwrap().contains("planned:"),
+        "the principal is the planned one: {r}"
+    );
+    // The fix goes into the template: it names the planned principal, so it is not run as is.
+    let steps = r["remediation"].as_array().unwrap();
+    assert_eq!(
+        steps.len(),
+        2,
+        "both pull roles, as the mode is not set: {r}"
+    );
+    assert!(steps.iter().all(|s| s["automatic"] == false), "{r}");
+    assert_eq!(r["fix"]["verified"], "closes", "{r}");
+}
+
 #[test]
 fn a_compute_alone_is_never_a_pass_when_its_workspace_is_not_known() {
     for name in ["compute-cluster.json", "compute-cluster-acrpull.json"] {

@@ -178,13 +178,6 @@ combined(decisions) := "denied" if {
 	d.decision != "granted"
 } else := "granted"
 
-# The narrowest built-in role that gives pull on a registry: Container Registry Repository Reader
-# in ABAC repository mode (where AcrPull is not honoured), AcrPull otherwise.
-pull_role(registry) := "Container Registry Repository Reader" if {
-	is_object(registry)
-	lower_text(object.get(registry, ["properties", "roleAssignmentMode"], "")) == "abacrepositorypermissions"
-} else := "AcrPull"
-
 # Every role a pull fix grants so that it holds in the registry's permission mode: Repository
 # Reader in ABAC mode, AcrPull in legacy mode, and both when the mode is not known (a registry
 # missing from the snapshot, or one that does not say), so the grant closes the finding either way.

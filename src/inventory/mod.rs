@@ -118,6 +118,20 @@ pub struct PermissionBlock {
     pub data_actions: Vec<String>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub not_data_actions: Vec<String>,
+    /// An ABAC condition on the block (`RoleDefinitionPermission.condition` in the ARM
+    /// authorization API; Microsoft uses it for constrained delegation of role-assignment
+    /// writes). amlaudit does not evaluate it: a grant from such a block is `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition_version: Option<String>,
+}
+
+impl PermissionBlock {
+    /// The block's condition when it has one that is not blank.
+    pub fn condition(&self) -> Option<&str> {
+        self.condition.as_deref().filter(|c| !c.trim().is_empty())
+    }
 }
 
 fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {

@@ -26,17 +26,9 @@ struct CatalogueFile {
 struct CatalogueRole {
     name: String,
     role_name: String,
-    permissions: Vec<CatalogueBlock>,
-}
-
-/// A permission block as the reference prints it; some carry a `condition` (constrained
-/// delegation of role assignment writes, for example).
-#[derive(Deserialize)]
-struct CatalogueBlock {
-    #[serde(flatten)]
-    block: PermissionBlock,
-    #[serde(default)]
-    condition: Option<String>,
+    /// Blocks as the reference prints them; some carry a `condition` (constrained delegation of
+    /// role assignment writes, for example), which the engine reports as `unknown`.
+    permissions: Vec<PermissionBlock>,
 }
 
 struct Catalogue {
@@ -58,14 +50,7 @@ fn catalogue() -> &'static Catalogue {
                 let def = RoleDefinition {
                     guid: guid.clone(),
                     role_name: r.role_name,
-                    // The engine cannot evaluate a block's condition, so a conditional block grants
-                    // nothing rather than everything it lists (never a wrong grant).
-                    permissions: r
-                        .permissions
-                        .into_iter()
-                        .filter(|p| p.condition.as_deref().is_none_or(|c| c.trim().is_empty()))
-                        .map(|p| p.block)
-                        .collect(),
+                    permissions: r.permissions,
                     source: DefinitionSource::BuiltInCatalogue,
                 };
                 (guid, def)
@@ -107,18 +92,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_catalogue_holds_hundreds_of_roles_and_no_conditional_grant() {
+    fn the_catalogue_holds_hundreds_of_roles_and_keeps_their_conditions() {
         assert!(builtin_roles().count() > 300, "{}", builtin_roles().count());
         // Key Vault Data Access Administrator's role-assignment writes are conditional in Azure:
-        // the catalogue must not grant them unconditionally.
+        // the block that lists them must keep its condition, so the engine does not grant them
+        // unconditionally.
         let kv_daa = builtin_roles()
             .find(|r| r.role_name == "Key Vault Data Access Administrator")
             .expect("Key Vault Data Access Administrator");
+        let writes: Vec<_> = kv_daa
+            .permissions
+            .iter()
+            .filter(|p| {
+                p.actions
+                    .iter()
+                    .any(|a| a.ends_with("roleAssignments/write"))
+            })
+            .collect();
+        assert!(!writes.is_empty(), "{:?}", kv_daa.permissions);
         assert!(
-            kv_daa.permissions.iter().all(|p| !p
-                .actions
-                .iter()
-                .any(|a| a.ends_with("roleAssignments/write"))),
+            writes.iter().all(|p| p.condition().is_some()),
             "{:?}",
             kv_daa.permissions
         );

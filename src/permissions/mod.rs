@@ -305,6 +305,7 @@ struct CompiledBlock {
     not_actions: Vec<ActionPattern>,
     data_actions: Vec<ActionPattern>,
     not_data_actions: Vec<ActionPattern>,
+    condition: Option<String>,
 }
 
 impl CompiledBlock {
@@ -315,6 +316,7 @@ impl CompiledBlock {
             not_actions: compile(&b.not_actions),
             data_actions: compile(&b.data_actions),
             not_data_actions: compile(&b.not_data_actions),
+            condition: b.condition().map(str::to_string),
         }
     }
 }
@@ -328,11 +330,14 @@ struct CompiledRole {
 
 enum Verdict {
     Grants(String),
+    /// Only a block with a condition (which amlaudit does not evaluate) would grant it.
+    Conditional(String),
     DoesNotGrant(String, NearMiss),
 }
 
 fn evaluate_blocks(blocks: &[CompiledBlock], action: &Action) -> Verdict {
     let mut excluded = Vec::new();
+    let mut conditional = None;
     for block in blocks {
         let (allow, deny) = if action.data {
             (&block.data_actions, &block.not_data_actions)
@@ -348,14 +353,27 @@ fn evaluate_blocks(blocks: &[CompiledBlock], action: &Action) -> Verdict {
             ("actions", "notActions")
         };
         match deny.iter().find(|p| p.matches(&action.lowered)) {
-            None => {
-                return Verdict::Grants(format!("{kind} pattern `{}` matches", hit.original));
-            }
+            None => match &block.condition {
+                None => {
+                    return Verdict::Grants(format!("{kind} pattern `{}` matches", hit.original));
+                }
+                Some(condition) => {
+                    conditional.get_or_insert_with(|| {
+                        format!(
+                            "{kind} pattern `{}` matches, but in a permission block with a condition amlaudit does not evaluate: {condition}",
+                            hit.original
+                        )
+                    });
+                }
+            },
             Some(not) => excluded.push(format!(
                 "`{}` matches but {not_kind} `{}` excludes it",
                 hit.original, not.original
             )),
         }
+    }
+    if let Some(why) = conditional {
+        return Verdict::Conditional(why);
     }
     if !excluded.is_empty() {
         return Verdict::DoesNotGrant(excluded.join("; "), NearMiss::NotActions);
@@ -605,7 +623,16 @@ impl PermissionIndex {
     ) -> AccessDecision {
         let principal_key = principal.trim().to_ascii_lowercase();
         let resource = ids::normalize(scope);
-        let groups = self.groups_of(&principal_key);
+        // An identity a template will create does not exist yet: no assignment, group membership
+        // or management-group grant outside the deployment can name it, so what the snapshot did
+        // not read cannot grant it anything (the plan's own assignments are in the index).
+        let planned = ids::is_planned_principal(&principal_key);
+        let no_groups = HashSet::new();
+        let groups = if planned {
+            Some(&no_groups)
+        } else {
+            self.groups_of(&principal_key)
+        };
         let subscription = ids::subscription_of(&resource);
         let ancestors: Vec<&str> = ids::ancestor_scopes(&resource).collect();
         let mut evidence = Vec::new();
@@ -816,6 +843,7 @@ impl PermissionIndex {
                 ));
             }
             match (coverage.map(|c| c.0), subscription.as_deref()) {
+                _ if planned => {}
                 (Some(ScopeStatus::Complete), _) => {}
                 (Some(status), Some(sub)) => reasons.push(format!(
                     "subscription {sub} was read only {} so assignments may be missing",
@@ -1008,6 +1036,13 @@ impl PermissionIndex {
                 e.near_miss = Some(miss);
                 return e;
             }
+            Verdict::Conditional(why) => {
+                e.detail = match via_group {
+                    Some(g) => format!("{why}, through group {g}"),
+                    None => why,
+                };
+                return e;
+            }
             Verdict::Grants(why) => why,
         };
         let why = match via_group {
@@ -1085,8 +1120,9 @@ impl PermissionIndex {
         if d.deny.audit_only {
             return;
         }
-        let Verdict::Grants(matched) = evaluate_blocks(&d.blocks, action) else {
-            return;
+        let matched = match evaluate_blocks(&d.blocks, action) {
+            Verdict::Grants(matched) | Verdict::Conditional(matched) => matched,
+            Verdict::DoesNotGrant(..) => return,
         };
         let applies = deny_applies(&d.deny, principal_key, groups);
         let (contribution, detail) = match applies {

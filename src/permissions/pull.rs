@@ -160,6 +160,18 @@ impl PermissionIndex {
                 anonymous.as_deref(),
             ),
         };
+        // Anyone may pull from a registry with anonymous pull, and a registry in neither the
+        // snapshot nor the plan may have it: a planned identity's denial then rests on nothing.
+        if info.is_none()
+            && decision.decision == Decision::Denied
+            && ids::is_planned_principal(principal)
+        {
+            decision.decision = Decision::Unknown;
+            decision.reasons = vec![format!(
+                "registry `{}` is not in the snapshot, so whether it allows anonymous pull is not known",
+                ids::short_name(registry_id)
+            )];
+        }
         decision.evidence.insert(0, mode_note);
         decision.mode = Some(mode);
         decision.repositories = Some(repositories.to_vec());

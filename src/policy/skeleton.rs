@@ -112,7 +112,8 @@ const POLICY: &str = r#"# METADATA
 #   generated, the rule passes resources that carry the tag named by the x_{STEM}_required_tag
 #   parameter (default "owner") and fails the others; resources in the resource groups listed in
 #   x_{STEM}_skip_resource_groups are not evaluated. docs/writing-rules.md describes the input
-#   document, the permission-engine builtins and the result a rule returns.
+#   document, the permission-engine builtins and the result a rule returns; docs/fixes.md the
+#   fix steps.
 # related_resources:
 #   - ref: https://learn.microsoft.com/azure/azure-resource-manager/management/tag-resources
 # custom:
@@ -123,10 +124,14 @@ const POLICY: &str = r#"# METADATA
 #   remediation: Tag the resource with the required tag.
 package amlaudit.rules.{STEM}
 
+import data.amlaudit.lib
 import rego.v1
 
 # Parameters come from `amlaudit scan --params FILE`, where the names of your own start with `x_`.
 required_tag := object.get(data.amlaudit.params, "x_{STEM}_required_tag", "owner")
+
+# The value the fix writes. Without one a person must choose it, so the fix is a manual step.
+default_value := object.get(data.amlaudit.params, "x_{STEM}_tag_value", "")
 
 skipped_groups := object.get(data.amlaudit.params, "x_{STEM}_skip_resource_groups", [])
 
@@ -143,6 +148,21 @@ skipped if {
 # `data.amlaudit.lib.access(principal, scope, action)`, which tests can mock.
 tag_value := object.get(input.resource, ["tags", required_tag], "")
 
+# A fix is a typed edit, not a command line: amlaudit renders it to `az` and, before calling it
+# automatic, applies it to a copy of the inventory and checks that this rule then passes.
+fix := lib.fix_resource_tag(
+	input.id,
+	required_tag,
+	default_value,
+	sprintf("Tag `%s` with `%s` = `%s`", [input.name, required_tag, default_value]),
+) if {
+	default_value != ""
+} else := lib.fix_manual(
+	sprintf("Tag `%s` with `%s`", [input.name, required_tag]),
+	sprintf("Choose the value of tag `%s` (or set parameter x_{STEM}_tag_value), then run the command.", [required_tag]),
+	["az", "resource", "tag", "--ids", input.id, "--tags", sprintf("%s=<value>", [required_tag]), "--is-incremental"],
+)
+
 result := {
 	"status": "pass",
 	"message": sprintf("`%s` has tag `%s` = `%s`", [input.name, required_tag, tag_value]),
@@ -151,12 +171,7 @@ result := {
 } else := {
 	"status": "fail",
 	"message": sprintf("`%s` has no `%s` tag", [input.name, required_tag]),
-	"remediation": [{
-		"description": sprintf("Tag `%s` with `%s` (fill in the value)", [input.name, required_tag]),
-		# A person has to choose the value, so the command is not run as it stands.
-		"automatic": false,
-		"argv": ["az", "resource", "tag", "--ids", input.id, "--tags", sprintf("%s=<value>", [required_tag]), "--is-incremental"],
-	}],
+	"remediation": [fix],
 }
 "#;
 
@@ -182,10 +197,17 @@ test_pass_when_tagged if {
 	r.status == "pass"
 }
 
-test_fail_without_the_tag_carries_the_fix if {
+test_fail_without_a_default_value_is_a_manual_step if {
 	r := {STEM}.result with input as untagged
 	r.status == "fail"
-	r.remediation[0].argv == ["az", "resource", "tag", "--ids", example_id, "--tags", "owner=<value>", "--is-incremental"]
+	r.remediation[0].edit.kind == "manual"
+	r.remediation[0].edit.argv == ["az", "resource", "tag", "--ids", example_id, "--tags", "owner=<value>", "--is-incremental"]
+}
+
+test_fail_with_a_default_value_is_a_tag_edit if {
+	r := {STEM}.result with input as untagged with data.amlaudit.params as {"x_{STEM}_tag_value": "ml-platform"}
+	r.status == "fail"
+	r.remediation[0].edit == {"kind": "resource_tag", "resource": example_id, "tag": "owner", "value": "ml-platform"}
 }
 
 test_the_tag_is_a_parameter if {

@@ -18,7 +18,7 @@ use crate::inventory::Snapshot;
 
 /// The principal id a planned managed identity is given until Azure assigns the real one.
 pub fn planned_principal(resource_id: &str) -> String {
-    format!("planned:{resource_id}")
+    format!("{}{resource_id}", ids::PLANNED_PRINCIPAL_PREFIX)
 }
 
 /// The client id a planned user-assigned identity is given.
