@@ -231,6 +231,7 @@
       add(title, el('span', null, step.description));
       var tags = add(box, el('p'));
       add(tags, el('span', 'tag ' + (step.automatic ? 'ok' : 'warn'), step.automatic ? 'automatic' : 'manual'));
+      if (!step.automatic && typeof step.manual_reason === 'string') add(tags, el('span', 'why', step.manual_reason));
       if (step.edit && typeof step.edit.kind === 'string') add(tags, el('span', 'tag', step.edit.kind.replace(/_/g, ' ')));
       if (step.edit && typeof step.edit.text === 'string') add(box, el('p', null, step.edit.text));
       var command = typeof step.command === 'string' && step.command ? step.command : (Array.isArray(step.argv) ? step.argv.join(' ') : '');

@@ -660,6 +660,91 @@ fn new_rule_writes_a_skeleton_that_tests_lists_and_scans() {
 }
 
 #[test]
+fn new_rule_without_dir_writes_into_policies_custom_and_never_into_a_repository_root() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A repository with the documentation's example rule in it, as amlaudit's own checkout has.
+    std::fs::create_dir(dir.path().join(".git")).expect("mkdir .git");
+    write(
+        dir.path(),
+        "docs/examples/rules/contoso001_compute_no_registry_push.rego",
+        &std::fs::read_to_string(
+            repo().join("docs/examples/rules/contoso001_compute_no_registry_push.rego"),
+        )
+        .expect("example rule"),
+    );
+
+    let refused = run(amlaudit(dir.path()).args([
+        "new-rule",
+        "CORP300",
+        "--resource-type",
+        "Microsoft.ContainerRegistry/registries",
+        "--dir",
+        ".",
+    ]))
+    .expect_code(2);
+    assert!(
+        refused.stderr.contains("is the root of a repository")
+            && refused.stderr.contains("--dir policies/custom"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!dir.path().join("corp300.rego").exists(), "nothing written");
+
+    let out = run(amlaudit(dir.path()).args([
+        "new-rule",
+        "CORP300",
+        "--resource-type",
+        "Microsoft.ContainerRegistry/registries",
+    ]))
+    .expect_code(0);
+    assert!(
+        dir.path().join("policies/custom/corp300.rego").is_file()
+            && dir
+                .path()
+                .join("policies/custom/corp300_test.rego")
+                .is_file(),
+        "{}",
+        out.stdout
+    );
+    let next = "amlaudit rules --policy-dir policies/custom";
+    assert!(out.stdout.contains(next), "{}", out.stdout);
+    assert!(!out.stdout.contains("Note:"), "{}", out.stdout);
+
+    // The next step it prints loads the new rule and not the documentation's example.
+    let listed = run(amlaudit(dir.path()).args([
+        "rules",
+        "--policy-dir",
+        "policies/custom",
+        "--format",
+        "json",
+    ]))
+    .expect_code(0)
+    .stdout;
+    assert!(listed.contains("CORP300"), "{listed}");
+    assert!(!listed.contains("CONTOSO001"), "{listed}");
+
+    // A directory that already holds rules is fine, but the next step says it loads them too.
+    let out = run(amlaudit(dir.path()).args([
+        "new-rule",
+        "CORP301",
+        "--resource-type",
+        "Microsoft.ContainerRegistry/registries",
+        "--dir",
+        "docs",
+    ]))
+    .expect_code(0);
+    assert!(
+        out.stdout
+            .contains("Note: --policy-dir docs also loads the 1 other .rego file(s)")
+            && out
+                .stdout
+                .contains("contoso001_compute_no_registry_push.rego"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
 fn the_worked_example_passes_its_tests_and_is_scanned() {
     let doc = std::fs::read_to_string(repo().join("docs/writing-rules.md")).expect("doc");
     let examples = repo().join("docs/examples");

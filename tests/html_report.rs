@@ -450,6 +450,59 @@ fn the_demo_report_in_chromium_matches_findings_json_and_filters() {
     sorted.sort();
     assert_eq!(names, sorted);
 
+    // What could not be decided is listed with its reasons, without the page's script.
+    let unknowns = browser.eval(
+        "Array.from(document.querySelectorAll('#unknowns tbody tr')).map(tr => [tr.cells[0].textContent, tr.querySelector('code').textContent, tr.querySelector('.reason').textContent])",
+    );
+    let expected: Vec<Value> = report
+        .results
+        .iter()
+        .filter(|r| r.status == amlaudit::findings::Status::Unknown)
+        .map(|r| json!([r.rule_id, r.resource_id, r.message]))
+        .collect();
+    assert_eq!(expected.len(), s.unknown);
+    assert_eq!(unknowns, Value::Array(expected));
+
+    // A manual step that is prose only (no command) is shown with its text and why it is manual.
+    let (prose_result, prose) = report
+        .results
+        .iter()
+        .filter(|r| r.status == amlaudit::findings::Status::Fail)
+        .find_map(|r| {
+            r.remediation.iter().find_map(|f| match &f.edit {
+                amlaudit::findings::Edit::Manual { text, .. }
+                    if f.argv.is_empty() && !text.is_empty() =>
+                {
+                    Some((r, text.clone()))
+                }
+                _ => None,
+            })
+        })
+        .expect("the demo has a manual step without a command");
+    let opened = browser.eval(&format!(
+        "new Promise(done => {{
+            document.getElementById('f-reset').click();
+            setTimeout(() => {{
+                const input = document.getElementById('f-text');
+                input.value = {id};
+                input.dispatchEvent(new Event('input'));
+                setTimeout(() => {{
+                    let button;
+                    while ((button = document.querySelector('#rows tr.result button.toggle[aria-expanded=false]'))) button.click();
+                    done(Array.from(document.querySelectorAll('#rows tr.details .step')).map(s => s.textContent));
+                }}, 400);
+            }}, 50);
+        }})",
+        id = serde_json::to_string(&prose_result.resource_id).unwrap()
+    ));
+    let steps: Vec<String> = serde_json::from_value(opened).unwrap();
+    assert!(
+        steps.iter().any(|s| s.contains(&prose)
+            && s.contains("manual")
+            && s.contains("a choice or a task for a person")),
+        "{steps:?}"
+    );
+
     assert_eq!(browser.problems(), Vec::<String>::new(), "console problems");
     assert_eq!(
         browser.requests_besides(&page),

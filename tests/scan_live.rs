@@ -120,8 +120,34 @@ fn scan_subscription_gives_the_same_results_as_scan_snapshot() {
         "the demo tenant has failures"
     );
 
-    let (offline_report, live_report) = (report(&offline_out), report(&live_out));
+    let (mut offline_report, mut live_report) = (report(&offline_out), report(&live_out));
     assert!(!offline_report["results"].as_array().unwrap().is_empty());
+    // Each result points at its resource in the file that was scanned: the saved snapshot for
+    // the live scan. Apart from that, the results are the same.
+    let live_results = live_report["results"].clone();
+    let saved_text = std::fs::read_to_string(&saved).unwrap();
+    let saved_lines: Vec<&str> = saved_text.lines().collect();
+    for (r, file) in [
+        (&mut live_report, saved.display().to_string()),
+        (&mut offline_report, without_orphans.display().to_string()),
+    ] {
+        for result in r["results"].as_array_mut().unwrap() {
+            let location = result
+                .as_object_mut()
+                .unwrap()
+                .remove("location")
+                .unwrap_or_else(|| panic!("a location: {result}"));
+            assert_eq!(location["file"], file.as_str());
+            if file == saved.display().to_string() {
+                let line = saved_lines[location["line"].as_u64().unwrap() as usize - 1];
+                let at: String = line
+                    .chars()
+                    .skip(location["column"].as_u64().unwrap() as usize - 1)
+                    .collect();
+                assert!(at.starts_with("\"id\""), "{at} for {result}");
+            }
+        }
+    }
     assert_eq!(live_report["results"], offline_report["results"]);
     assert_eq!(live_report["summary"], offline_report["summary"]);
     assert_eq!(live_report["scopes"], offline_report["scopes"]);
@@ -141,7 +167,8 @@ fn scan_subscription_gives_the_same_results_as_scan_snapshot() {
     snapshot_scan(&saved, &again_out)
         .assert()
         .code(offline.status.code().unwrap());
-    assert_eq!(report(&again_out)["results"], offline_report["results"]);
+    // Locations and all: the saved snapshot is the file the live results point into.
+    assert_eq!(report(&again_out)["results"], live_results);
 }
 
 #[test]

@@ -147,10 +147,13 @@ fn a_compute_without_acrpull_fails_aml002_at_its_line_and_the_grant_makes_it_pas
     assert_eq!(region["startColumn"], column);
     // The rest of the tenant is audited as before: existing computes keep their verdicts.
     assert_eq!(result(&report, "AML002", "gpu-cluster")["status"], "pass");
+    // ... and point at their own object in the snapshot, not at the template.
     assert!(
+        result(&report, "AML002", "gpu-cluster")["location"]["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("demo-tenant.json")),
+        "{}",
         result(&report, "AML002", "gpu-cluster")
-            .get("location")
-            .is_none()
     );
 
     // The same compute with the AcrPull assignment read through reference(..., 'Full').
@@ -252,7 +255,7 @@ fn workspace_with_dependencies_registry_admin_user() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|r| r["rule_id"] == "AML001" && r["location"].is_object())
+            .filter(|r| r["rule_id"] == "AML001" && in_template(r))
             .collect();
         assert_eq!(registries.len(), 1, "{registries:?}");
         let r = registries[0];
@@ -280,7 +283,7 @@ fn workspace_with_dependencies_registry_admin_user() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|r| r["rule_id"] == "AML001" && r["location"].is_object())
+            .find(|r| r["rule_id"] == "AML001" && in_template(r))
             .unwrap();
         assert_eq!(r["status"], "fail", "{r}");
         let (line, column) =
@@ -609,4 +612,53 @@ fn a_planned_registry_turning_on_the_admin_user_replaces_the_snapshots() {
     );
     assert_eq!(matching[0]["status"], "fail");
     assert_eq!(matching[0]["location"]["line"], 5);
+}
+
+/// Whether a result points at a template (a planned resource) rather than at the snapshot.
+fn in_template(r: &Value) -> bool {
+    r["location"]["file"]
+        .as_str()
+        .is_some_and(|f| f.contains("fixtures/templates/"))
+}
+
+#[test]
+fn the_table_says_where_in_the_template_a_failure_is_written() {
+    let template = fixture("workspace-dependencies.json");
+    let out = tempfile::tempdir().unwrap();
+    let output = scan(
+        &template,
+        Some(&fixture("workspace-dependencies.admin.parameters.json")),
+        true,
+        out.path(),
+    )
+    .env("COLUMNS", "400")
+    .output()
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let (line, column) = object_position(&template, "Microsoft.ContainerRegistry/registries", 0);
+    let header = stdout
+        .lines()
+        .skip_while(|l| *l != "Failures")
+        .nth(2)
+        .unwrap_or_default();
+    assert!(header.contains("Location"), "{stdout}");
+    let at = format!("{}:{line}:{column}", template.display());
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.contains("AML001") && l.contains(&at)),
+        "{at} in\n{stdout}"
+    );
+    // A snapshot scan has no such column: every result points into the snapshot itself.
+    let plain = amlaudit()
+        .args(["scan", "--snapshot"])
+        .arg(demo())
+        .arg("--out-dir")
+        .arg(out.path().join("plain"))
+        .env("COLUMNS", "400")
+        .output()
+        .unwrap();
+    let plain = String::from_utf8(plain.stdout).unwrap();
+    assert!(!plain.contains("Location"), "{plain}");
 }

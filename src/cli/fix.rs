@@ -144,6 +144,12 @@ fn run_plan(args: PlanArgs) -> anyhow::Result<Exit> {
     };
 
     let before_inventory = Inventory::new(snapshot);
+    // As `scan` does: a parameter value that names nothing in the snapshot is said, not ignored.
+    if let Some(path) = &args.params {
+        for warning in params.check(&before_inventory) {
+            say!("warning: {}: {warning}", path.display());
+        }
+    }
     let before = scan(&before_inventory, &policies, &params)?;
 
     let selected: Vec<&RuleResult> = before

@@ -101,7 +101,7 @@ pub fn main() -> ExitCode {
             if is_broken_pipe(&err) {
                 return ExitCode::SUCCESS;
             }
-            say!("error: {err:#}");
+            say!("error: {}", error_text(&err));
             Exit::Error.into()
         }
     }
@@ -135,6 +135,24 @@ fn init_tracing(verbose: u8) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .try_init();
+}
+
+/// An error and its causes on one line, each said once: library errors often include their
+/// source in their own message ("cannot read: No such file or directory") as well as returning
+/// it as the source, and the chain would repeat it.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in err.chain() {
+        let cause = cause.to_string();
+        if cause.is_empty() || text.contains(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }
 
 fn is_broken_pipe(err: &anyhow::Error) -> bool {

@@ -74,6 +74,10 @@ pub struct ScanArgs {
     /// Let unknown results and incompletely read scopes exit 0 when nothing fails.
     #[arg(long)]
     pub allow_unknown: bool,
+    /// Treat warnings about the inputs (a `--params` value that names no workspace, or a
+    /// registry that is not a registry's ARM id) as errors: exit 2, nothing written.
+    #[arg(long)]
+    pub strict: bool,
     /// Print nothing on stdout or stderr but errors (rules' `print()` output goes to the debug
     /// log, -vv).
     #[arg(short, long)]
@@ -151,11 +155,13 @@ pub fn run(args: ScanArgs) -> anyhow::Result<Exit> {
 /// `--snapshot` would. The report names the saved file (or the live collection) and the SHA-256
 /// of the snapshot's bytes, which are the saved file's bytes.
 fn scan_live(inputs: Inputs, args: &ScanArgs) -> anyhow::Result<Exit> {
-    let collection = args.collect.collect(args.quiet)?;
+    let mut collection = args.collect.collect(args.quiet)?;
     let bytes = collection.snapshot.to_json_bytes();
     let path = match &args.save_snapshot {
         Some(path) => {
             write_atomically(path, &bytes).context("saving the collected snapshot")?;
+            // Findings can then point at the saved file, as they do for `--snapshot`.
+            collection.snapshot.positions = crate::inventory::snapshot::resource_positions(&bytes);
             path.display().to_string()
         }
         None => format!(
@@ -278,11 +284,21 @@ fn audit_with(
         ),
     };
     let inventory = Inventory::new(snapshot);
+    check_params(&params, &inventory, args)?;
     let index = Arc::new(PermissionIndex::new(&inventory));
     tracing::info!(assignments = index.len(), elapsed = ?started.elapsed(), "inventory and permission index built");
     let evaluator = Evaluator::new(&policies, index, &params)?.fail_fast(args.fail_fast);
     let started = std::time::Instant::now();
     let mut results = evaluator.evaluate(&inventory)?;
+    // Each result points at its resource's `"id"` in the snapshot file; a planned resource's
+    // result points at the template instead (below).
+    for r in &mut results {
+        r.location = inventory.position_of(&r.resource_id).map(|p| Location {
+            file: info.path.clone(),
+            line: p.line,
+            column: p.column,
+        });
+    }
     if let Some(plan) = &plan {
         annotate(&mut results, plan, &inventory);
     }
@@ -369,12 +385,47 @@ fn print_stdout(report: &Report, args: &ScanArgs, gate: &Gate) -> anyhow::Result
     let mut out = stdout.lock();
     let table = args.formats.is_empty() || args.formats.contains(&Format::Table);
     if table {
-        out.write_all(crate::report::table::render(report, color, args.severity).as_bytes())?;
+        let options = crate::report::table::Options {
+            color,
+            min_severity: args.severity,
+            width: crate::report::table::stdout_width(),
+            details: Some(args.out_dir.join("findings.json").display().to_string()),
+            locations: args.template.is_some(),
+        };
+        out.write_all(crate::report::table::render(report, &options).as_bytes())?;
         writeln!(out, "Reports written to {}", args.out_dir.display())?;
     } else if let Some(format) = args.formats.first() {
         out.write_all(&format.render(report, false, gate)?)?;
     }
     out.flush()?;
+    Ok(())
+}
+
+/// Parameter values that name nothing in the snapshot: warnings on stderr, or with `--strict`
+/// an error (exit 2) before anything is evaluated or written.
+fn check_params(params: &Params, inventory: &Inventory, args: &ScanArgs) -> anyhow::Result<()> {
+    let Some(path) = &args.params else {
+        return Ok(());
+    };
+    let warnings = params.check(inventory);
+    if warnings.is_empty() {
+        return Ok(());
+    }
+    let lines: Vec<String> = warnings
+        .iter()
+        .map(|w| format!("{}: {w}", path.display()))
+        .collect();
+    if args.strict {
+        anyhow::bail!(
+            "{}\n(--strict: parameter values must name what is in the snapshot)",
+            lines.join("\n")
+        );
+    }
+    if !args.quiet {
+        for line in &lines {
+            say!("warning: {line}");
+        }
+    }
     Ok(())
 }
 

@@ -51,7 +51,7 @@ pub struct Summary {
     pub total: usize,
     pub by_status: Counts,
     pub by_rule: BTreeMap<String, Counts>,
-    /// Subscriptions whose coverage is not `complete`.
+    /// Subscriptions the snapshot covers but did not read completely (`partial` or `failed`).
     pub incomplete_scopes: Vec<String>,
 }
 
@@ -74,7 +74,12 @@ impl Summary {
         s.total = s.by_status.total();
         s.incomplete_scopes = scopes
             .iter()
-            .filter(|c| c.status != crate::inventory::ScopeStatus::Complete)
+            .filter(|c| {
+                matches!(
+                    c.status,
+                    crate::inventory::ScopeStatus::Partial | crate::inventory::ScopeStatus::Failed
+                )
+            })
             .map(|c| c.subscription_id.clone())
             .collect();
         s

@@ -20,7 +20,7 @@ use serde_json::Value;
 use crate::ids;
 pub use snapshot::{
     DenyAssignmentsRead, Directory, DirectoryError, Problem, ScopeCoverage, ScopeError,
-    ScopeStatus, Snapshot, SnapshotError,
+    ScopeStatus, Snapshot, SnapshotError, TextPosition,
 };
 pub use view::InventoryView;
 
@@ -322,6 +322,13 @@ impl Inventory {
         self.by_id
             .get(&ids::normalize(id))
             .and_then(|&i| self.snapshot.resources.get(i))
+    }
+
+    /// Where a resource (by id, any case) is written in the snapshot file it was read from.
+    pub fn position_of(&self, id: &str) -> Option<TextPosition> {
+        self.by_id
+            .get(&ids::normalize(id))
+            .and_then(|&i| self.snapshot.positions.get(i).copied().flatten())
     }
 
     /// Every resource of a lower-cased type, in snapshot order.

@@ -29,6 +29,10 @@ pub enum ScopeStatus {
     Complete,
     Partial,
     Failed,
+    /// Not in the snapshot at all: only reports say this, for a subscription their results
+    /// mention (a snapshot that lists one so is read as not listing it).
+    #[serde(rename = "not_covered")]
+    NotCovered,
 }
 
 /// One failed read that made a scope incomplete.
@@ -118,6 +122,18 @@ pub struct Snapshot {
     /// Group memberships and app-id lookups from Microsoft Graph.
     #[serde(default, skip_serializing_if = "Directory::is_empty")]
     pub directory: Directory,
+    /// Where each resource is written in the file it was read from, index for index with
+    /// `resources`; empty for a snapshot built in memory.
+    #[serde(skip)]
+    pub positions: Vec<Option<TextPosition>>,
+}
+
+/// A place in a snapshot file: 1-based line, and 1-based column counted in UTF-16 code units
+/// (SARIF's default `columnKind`, which is what GitHub code scanning reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextPosition {
+    pub line: usize,
+    pub column: usize,
 }
 
 fn default_cloud() -> String {
@@ -233,6 +249,7 @@ impl Snapshot {
             scopes: Vec::new(),
             resources: Vec::new(),
             directory: Directory::default(),
+            positions: Vec::new(),
         }
     }
 
@@ -330,7 +347,19 @@ impl Snapshot {
             Some(raw) => match piece(raw, "$.scopes") {
                 Ok(Value::Null) => Vec::new(),
                 Ok(v) => match serde_json::from_value::<Vec<ScopeCoverage>>(v) {
-                    Ok(s) => s,
+                    Ok(s) => {
+                        // `not_covered` is what reports say of a subscription a snapshot lacks;
+                        // in a snapshot it would claim coverage while saying there is none.
+                        for (i, c) in s.iter().enumerate() {
+                            if c.status == ScopeStatus::NotCovered {
+                                problems.push(Problem::at(
+                                    format!("$.scopes[{i}].status"),
+                                    "`not_covered` is a report status; a snapshot leaves a subscription it does not cover out of `scopes`",
+                                ));
+                            }
+                        }
+                        s
+                    }
                     Err(e) => {
                         problems.push(Problem::at("$.scopes", e.to_string()));
                         Vec::new()
@@ -357,6 +386,7 @@ impl Snapshot {
             },
         };
         let raw_resources = raw.resources.unwrap_or_default();
+        let positions = positions(bytes, &raw_resources);
         let parsed: Vec<Result<Value, Problem>> = raw_resources
             .par_iter()
             .enumerate()
@@ -390,6 +420,7 @@ impl Snapshot {
             scopes,
             resources,
             directory,
+            positions,
         })
     }
 
@@ -414,6 +445,97 @@ impl Snapshot {
         out.push(b'\n');
         out
     }
+}
+
+/// Where each resource of a snapshot file is written, index for index with its `resources`
+/// (for bytes this build wrote itself, such as a live scan's saved snapshot). Only the raw
+/// structure is parsed; resources are not turned into values.
+pub fn resource_positions(bytes: &[u8]) -> Vec<Option<TextPosition>> {
+    #[derive(Deserialize)]
+    struct Resources<'a> {
+        #[serde(default, borrow)]
+        resources: Option<Vec<&'a RawValue>>,
+    }
+    match serde_json::from_slice::<Resources<'_>>(bytes) {
+        Ok(raw) => positions(bytes, &raw.resources.unwrap_or_default()),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The position of each raw resource's `"id"` key (or of its opening brace when it has no
+/// top-level `id`). The raw values borrow from `bytes`, so their byte offsets are known without
+/// a search; line numbers come from one pass over the bytes, in file order.
+fn positions(bytes: &[u8], raw: &[&RawValue]) -> Vec<Option<TextPosition>> {
+    let base = bytes.as_ptr() as usize;
+    let offsets: Vec<Option<usize>> = raw
+        .par_iter()
+        .map(|r| {
+            let text = r.get();
+            let start = (text.as_ptr() as usize).checked_sub(base)?;
+            (start + text.len() <= bytes.len()).then(|| start + id_key_offset(text).unwrap_or(0))
+        })
+        .collect();
+    let mut line = 1usize;
+    let mut line_start = 0usize;
+    let mut cursor = 0usize;
+    offsets
+        .into_iter()
+        .map(|offset| {
+            let offset = offset?;
+            if offset < cursor {
+                return None;
+            }
+            for (i, b) in bytes[cursor..offset].iter().enumerate() {
+                if *b == b'\n' {
+                    line += 1;
+                    line_start = cursor + i + 1;
+                }
+            }
+            cursor = offset;
+            let column = String::from_utf8_lossy(&bytes[line_start..offset])
+                .encode_utf16()
+                .count()
+                + 1;
+            Some(TextPosition { line, column })
+        })
+        .collect()
+}
+
+/// The byte offset of the top-level `"id"` key in one JSON object's text.
+fn id_key_offset(object: &str) -> Option<usize> {
+    let bytes = object.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    // At depth 1, a string that follows `{` or `,` is a key.
+    let mut expect_key = false;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let start = i;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    if bytes[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+                if depth == 1 && expect_key && &bytes[start..(i + 1).min(bytes.len())] == b"\"id\""
+                {
+                    return Some(start);
+                }
+                expect_key = false;
+            }
+            b'{' | b'[' => {
+                depth += 1;
+                expect_key = bytes[i] == b'{' && depth == 1;
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b',' => expect_key = depth == 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// A resource must be an object with a string `id` and a string `type`.
@@ -490,4 +612,19 @@ pub fn resource_type(value: &Value) -> String {
 /// The normalised id of a resource.
 pub fn resource_id(value: &Value) -> String {
     ids::normalize(value.get("id").and_then(Value::as_str).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_point_at_each_resources_id_key() {
+        let text = "{\"amlaudit_snapshot\": 1, \"collected_at\": \"2026-01-01T00:00:00Z\",\n \"resources\": [\n  {\"type\": \"a/b\", \"properties\": {\"id\": \"x\", \"s\": \"\\\"id\\\"\"},\n   \"id\": \"/r/1\"},\n  {\"id\": \"/r/é\", \"type\": \"a/b\"}, {\"type\": \"a/b\", \"id\": \"/r/3\"}\n]}\n";
+        let snapshot = Snapshot::from_slice(Path::new("s.json"), text.as_bytes()).unwrap();
+        let at = |line, column| Some(TextPosition { line, column });
+        // The first resource's nested `id` and the escaped one in a string do not count.
+        assert_eq!(snapshot.positions, vec![at(4, 4), at(5, 4), at(5, 50)]);
+        assert_eq!(resource_positions(text.as_bytes()), snapshot.positions);
+    }
 }

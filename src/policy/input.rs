@@ -217,7 +217,7 @@ pub fn coverage_of(inventory: &impl InventoryView, id: &str) -> &'static str {
         Some(ScopeStatus::Complete) => "complete",
         Some(ScopeStatus::Partial) => "partial",
         Some(ScopeStatus::Failed) => "failed",
-        None => "not_covered",
+        Some(ScopeStatus::NotCovered) | None => "not_covered",
     }
 }
 

@@ -35,6 +35,10 @@ pub const FILE_NAME: &str = "report.html";
 const STYLE: &str = include_str!("../../templates/report.css");
 const SCRIPT: &str = include_str!("../../templates/report.js");
 
+/// How many unknown results the page lists with their reasons before the results table (which
+/// holds them all, filtered by status).
+const MAX_UNKNOWNS: usize = 200;
+
 /// How many subscriptions the failures chart names; the rest are summed into one bar.
 const MAX_SUBSCRIPTION_BARS: usize = 15;
 
@@ -59,12 +63,15 @@ const SEVERITIES: [Severity; 4] = [
 /// Renders the report as one HTML page; `gate` is the gate the scan ran with, for the verdict.
 pub fn render(report: &Report, gate: &Gate) -> Result<String, RenderError> {
     let data = embedded_json(report);
+    let (unknowns, more_unknowns) = unknown_rows(report);
     let page = Page {
         csp: content_security_policy(),
         style: STYLE,
         script: SCRIPT,
         data: &data,
         header: Header::new(report, gate),
+        unknowns,
+        more_unknowns,
         charts: vec![
             rule_chart(report),
             subscription_chart(report),
@@ -87,8 +94,41 @@ struct Page<'a> {
     /// The results as JSON, already safe inside `<script type="application/json">`.
     data: &'a str,
     header: Header,
+    /// What could not be decided and why, listed without needing the page's script.
+    unknowns: Vec<UnknownRow>,
+    /// Unknown results beyond [`MAX_UNKNOWNS`].
+    more_unknowns: usize,
     charts: Vec<Chart>,
     legend: Vec<StatusLabel>,
+}
+
+/// One unknown result: each is a task (collect what the reason names), so the page lists them.
+struct UnknownRow {
+    rule: String,
+    severity: &'static str,
+    name: String,
+    id: String,
+    reason: String,
+}
+
+fn unknown_rows(report: &Report) -> (Vec<UnknownRow>, usize) {
+    let all: Vec<&RuleResult> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Unknown)
+        .collect();
+    let rows = all
+        .iter()
+        .take(MAX_UNKNOWNS)
+        .map(|r| UnknownRow {
+            rule: visible(&r.rule_id),
+            severity: r.severity.as_str(),
+            name: visible(&r.resource_name),
+            id: visible(&r.resource_id),
+            reason: visible(&r.message),
+        })
+        .collect();
+    (rows, all.len().saturating_sub(MAX_UNKNOWNS))
 }
 
 /// Only this page's own style and script may apply, by hash; nothing may be fetched.
@@ -317,11 +357,17 @@ impl Coverage {
         let covered: BTreeSet<String> = report
             .scopes
             .iter()
+            .filter(|s| s.status != ScopeStatus::NotCovered)
             .map(|s| crate::ids::normalize(&s.subscription_id))
             .collect();
         // A subscription is "not covered" when a result is about a resource in it, or the
         // permission engine was asked about a scope in it, and the snapshot has no scope for it.
-        let mut seen: BTreeSet<String> = BTreeSet::new();
+        // The report lists them as `not_covered` scopes; a report written before it did is
+        // searched the same way here.
+        let mut seen: BTreeSet<String> = super::uncovered_scopes(report)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
         for r in &report.results {
             seen.extend(r.subscription_id.iter().cloned());
             for e in &r.evidence {
@@ -342,13 +388,14 @@ impl Coverage {
             unread: report
                 .scopes
                 .iter()
-                .filter(|s| s.status != ScopeStatus::Complete)
+                .filter(|s| matches!(s.status, ScopeStatus::Partial | ScopeStatus::Failed))
                 .map(|s| UnreadScope {
                     subscription: visible(&s.subscription_id),
                     status: match s.status {
                         ScopeStatus::Complete => "complete",
                         ScopeStatus::Partial => "partial",
                         ScopeStatus::Failed => "failed",
+                        ScopeStatus::NotCovered => "not covered",
                     },
                     errors: s
                         .errors
@@ -734,6 +781,14 @@ fn details(r: &RuleResult) -> serde_json::Map<String, Value> {
                 if omitted > 0 {
                     decision.insert("omitted_candidates".to_string(), Value::from(omitted));
                 }
+            }
+        }
+    }
+    // A manual step says why it is manual, in the words of the script and summary.md.
+    if let Some(Value::Array(steps)) = all.get_mut("remediation") {
+        for (step, fix) in steps.iter_mut().zip(&r.remediation) {
+            if let (Value::Object(step), Some(why)) = (step, super::script::manual_reason(fix)) {
+                step.insert("manual_reason".to_string(), Value::from(why.instruction()));
             }
         }
     }

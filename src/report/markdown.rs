@@ -1,5 +1,6 @@
 //! The Markdown summary (`summary.md`), for `$GITHUB_STEP_SUMMARY` or a pull-request comment:
-//! totals, the failures with their fix commands, and the exemptions that need attention soon.
+//! totals, the failures with their fix commands, what could not be decided and why (each unknown
+//! is a task: collect what it names), and the exemptions that need attention soon.
 //!
 //! Resource names come from the tenant, so they are never trusted as Markdown: text is
 //! backslash-escaped (a `|` would break a table, a `<` open HTML, a backtick a code span), and
@@ -18,6 +19,9 @@ use crate::findings::{RuleResult, Status};
 
 /// How many failures are listed with their fix commands.
 pub const MAX_FAILURES: usize = 100;
+
+/// How many unknown results are listed with their reasons.
+pub const MAX_UNKNOWNS: usize = 100;
 
 /// How far ahead an exemption's expiry is called out.
 pub const EXPIRY_WINDOW_DAYS: i64 = 30;
@@ -73,8 +77,8 @@ fn fixes_block(r: &RuleResult) -> Option<String> {
             code.push('\n');
         }
         let _ = writeln!(code, "# {}", one_line(&fix.description));
-        if !fix.automatic {
-            code.push_str("# manual: review it and replace any <placeholder> before running\n");
+        if let Some(why) = super::script::manual_reason(fix) {
+            let _ = writeln!(code, "# manual: {}", why.instruction());
         }
         if fix.argv.is_empty() {
             if let crate::findings::Edit::Manual { text, .. } = &fix.edit {
@@ -124,7 +128,22 @@ pub fn render(report: &Report) -> String {
             if s.fail == 1 { "" } else { "s" }
         )
     } else if incomplete {
-        "⚠️ no failures, but not everything could be decided".to_string()
+        let mut parts = Vec::new();
+        if s.unknown > 0 {
+            parts.push(format!(
+                "{} result{} could not be decided",
+                s.unknown,
+                if s.unknown == 1 { "" } else { "s" }
+            ));
+        }
+        let scopes = report.summary.incomplete_scopes.len();
+        if scopes > 0 {
+            parts.push(format!(
+                "{scopes} subscription{} not read completely",
+                if scopes == 1 { "" } else { "s" }
+            ));
+        }
+        format!("⚠️ no failures, but {}", parts.join(" and "))
     } else {
         "✅ no failures".to_string()
     };
@@ -167,6 +186,14 @@ pub fn render(report: &Report) -> String {
             out,
             "⚠️ Not read completely: {} (results that needed them are unknown).\n",
             escape(&report.summary.incomplete_scopes.join(", "))
+        );
+    }
+    let uncovered = super::uncovered_scopes(report);
+    if !uncovered.is_empty() {
+        let _ = writeln!(
+            out,
+            "⚠️ Not covered by the snapshot: {} (results that needed them are unknown).\n",
+            escape(&uncovered.join(", "))
         );
     }
 
@@ -220,6 +247,23 @@ pub fn render(report: &Report) -> String {
         .collect();
     if !failures.is_empty() {
         out.push_str("### Failures\n\n");
+        let steps = super::script::StepCounts::of(report);
+        let _ = writeln!(
+            out,
+            "Fixes: {} automatic step{}; {} manual: {} with a \\<placeholder\\> to fill in, {} that need{} a person's choice, {} not proven to close {}.\n",
+            steps.automatic,
+            if steps.automatic == 1 { "" } else { "s" },
+            steps.manual(),
+            steps.placeholder,
+            steps.choice,
+            if steps.choice == 1 { "s" } else { "" },
+            steps.not_proven,
+            if steps.not_proven == 1 {
+                "its finding"
+            } else {
+                "their findings"
+            },
+        );
         for r in failures.iter().take(MAX_FAILURES) {
             let marker = match r.baseline {
                 Some(BaselineState::Baselined) => " (baselined)",
@@ -246,6 +290,38 @@ pub fn render(report: &Report) -> String {
                 out,
                 "…and {} more failures: see findings.json.\n",
                 failures.len() - MAX_FAILURES
+            );
+        }
+    }
+
+    let unknowns: Vec<&RuleResult> = report
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Unknown)
+        .collect();
+    if !unknowns.is_empty() {
+        out.push_str("### Unknown: could not be decided\n\n");
+        out.push_str(
+            "Each of these needs data the snapshot does not have; collect what the reason names and scan again.\n\n",
+        );
+        out.push_str("| Rule | Severity | Resource | Why it is unknown |\n");
+        out.push_str("|---|---|---|---|\n");
+        for r in unknowns.iter().take(MAX_UNKNOWNS) {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} |",
+                escape(&r.rule_id),
+                r.severity,
+                escape(&r.resource_id),
+                escape(&r.message)
+            );
+        }
+        out.push('\n');
+        if unknowns.len() > MAX_UNKNOWNS {
+            let _ = writeln!(
+                out,
+                "…and {} more unknown results: see findings.json.\n",
+                unknowns.len() - MAX_UNKNOWNS
             );
         }
     }

@@ -22,7 +22,7 @@ use crate::findings::RuleResult;
 pub use crate::findings::review::{BaselineReport, ExemptionReport};
 pub use crate::findings::summary::{Counts, Summary};
 use crate::gate::Gate;
-use crate::inventory::ScopeCoverage;
+use crate::inventory::{ScopeCoverage, ScopeStatus};
 use crate::output::{PendingFile, WriteError, write_atomically, write_atomically_executable};
 use crate::policy::RuleMeta;
 
@@ -48,6 +48,8 @@ pub struct Report {
     pub generated_at: String,
     pub tool_version: String,
     pub snapshot: SnapshotInfo,
+    /// The snapshot's subscriptions and how completely each was read, then every other
+    /// subscription the results mention, as `not_covered`: those are why results are unknown.
     #[serde(default)]
     pub scopes: Vec<ScopeCoverage>,
     pub summary: Summary,
@@ -99,6 +101,7 @@ impl Report {
         rules: Vec<RuleMeta>,
         results: Vec<RuleResult>,
     ) -> Self {
+        let scopes = with_uncovered(scopes, &results);
         let summary = Summary::new(&rules, &results, &scopes);
         Report {
             amlaudit_report: REPORT_VERSION,
@@ -141,6 +144,92 @@ impl Report {
     }
 }
 
+/// The subscriptions a report's results mention that its snapshot does not cover.
+pub fn uncovered_scopes(report: &Report) -> Vec<&str> {
+    report
+        .scopes
+        .iter()
+        .filter(|s| s.status == ScopeStatus::NotCovered)
+        .map(|s| s.subscription_id.as_str())
+        .collect()
+}
+
+/// `scopes` followed by every subscription the results mention (their resources, workspaces,
+/// messages, evidence and fixes) that it does not list, as `not_covered`, in order of mention.
+fn with_uncovered(mut scopes: Vec<ScopeCoverage>, results: &[RuleResult]) -> Vec<ScopeCoverage> {
+    let mut known: std::collections::HashSet<String> = scopes
+        .iter()
+        .map(|s| s.subscription_id.to_ascii_lowercase())
+        .collect();
+    let mut note = |text: &str| {
+        for sub in subscriptions_in(text) {
+            if known.insert(sub.clone()) {
+                scopes.push(ScopeCoverage {
+                    subscription_id: sub,
+                    status: ScopeStatus::NotCovered,
+                    errors: Vec::new(),
+                    deny_assignments: None,
+                });
+            }
+        }
+    };
+    for r in results {
+        note(&r.resource_id);
+        if let Some(w) = &r.workspace_id {
+            note(w);
+        }
+        note(&r.message);
+        for e in &r.evidence {
+            for_each_string(e, &mut note);
+        }
+        for fix in &r.remediation {
+            for word in &fix.argv {
+                note(word);
+            }
+        }
+    }
+    scopes
+}
+
+fn for_each_string(value: &serde_json::Value, f: &mut impl FnMut(&str)) {
+    match value {
+        serde_json::Value::String(s) => f(s),
+        serde_json::Value::Array(items) => items.iter().for_each(|v| for_each_string(v, f)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| for_each_string(v, f)),
+        _ => {}
+    }
+}
+
+/// The subscription ids named in a text: the segment after each `/subscriptions/` (any case),
+/// or after the words "subscription " when it is a GUID, lower-cased.
+fn subscriptions_in(text: &str) -> Vec<String> {
+    let lower = text.to_ascii_lowercase();
+    let mut out = Vec::new();
+    for marker in ["/subscriptions/", "subscription "] {
+        let mut rest = lower.as_str();
+        while let Some(i) = rest.find(marker) {
+            rest = &rest[i + marker.len()..];
+            let candidate: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_hexdigit() || *c == '-')
+                .collect();
+            if is_guid(&candidate) && !out.contains(&candidate) {
+                out.push(candidate);
+            }
+        }
+    }
+    out
+}
+
+fn is_guid(text: &str) -> bool {
+    let groups: Vec<&str> = text.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.chars().all(|c| c.is_ascii_hexdigit()))
+}
+
 /// Report formats. Each has one writer module.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Format {
@@ -181,7 +270,14 @@ impl Format {
     /// shows its verdict).
     pub fn render(self, report: &Report, color: bool, gate: &Gate) -> Result<Vec<u8>, RenderError> {
         Ok(match self {
-            Format::Table => table::render(report, color, None).into_bytes(),
+            Format::Table => table::render(
+                report,
+                &table::Options {
+                    color,
+                    ..table::Options::default()
+                },
+            )
+            .into_bytes(),
             Format::Json => json::render(report),
             Format::Csv => csv::render(report),
             Format::Sarif => sarif::render(report),

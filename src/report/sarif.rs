@@ -1,17 +1,23 @@
 //! The SARIF 2.1.0 report (`findings.sarif`), shaped for GitHub code scanning.
 //!
-//! GitHub rejects results without a physical location and cannot point into Azure, so a result
-//! points at the snapshot file, line 1, unless its resource is written in a source file (a planned
-//! resource of `scan --template`), where it points at the resource's line and column; every result
-//! names the resource in a `logicalLocations` entry of kind `resource`. Rules carry `defaultConfiguration.level` and
-//! `properties.security-severity` (GitHub's severity buckets), and each result a
-//! `partialFingerprints` entry computed from (rule id, normalised resource id) only, so an alert
-//! keeps its identity across runs even when the message changes.
+//! GitHub rejects results without a physical location and cannot point into Azure, so every
+//! result points at the resource's own object in the file it is written in: the snapshot (the
+//! line and column of its `"id"`, found when the snapshot was read) or, for a planned resource of
+//! `scan --template`, the template; line 1 of the snapshot when the position is not known. Every
+//! result names the resource in a `logicalLocations` entry of kind `resource`. Rules carry
+//! `defaultConfiguration.level` and `properties.security-severity` (GitHub's severity buckets),
+//! and each result a `partialFingerprints` entry computed from (rule id, normalised resource id)
+//! only, so an alert keeps its identity across runs even when the message changes.
 //!
-//! Only failures are results: exempt ones are left out because GitHub ignores SARIF
-//! suppressions, and passes, unknowns and not-applicable pairs are not alerts. A pair a rule
-//! could not evaluate is a `toolExecutionNotifications` entry of level `error` on the run's
-//! invocation, which then says `executionSuccessful: false`.
+//! Failures are results of their rule. Unknown results are results too, because each is a task
+//! (find the missing assignment, membership or subscription): they go under a companion rule
+//! `<id>/unknown` at level `warning`, without a `security-severity` (so GitHub shows them as
+//! warnings, not as security alerts of the rule's severity), and with a fingerprint of their own,
+//! so dismissing an unknown alert can never dismiss the failure the same pair may turn into.
+//! Exempt results are left out because GitHub ignores SARIF suppressions; passes and
+//! not-applicable pairs are not alerts. A pair a rule could not evaluate is a
+//! `toolExecutionNotifications` entry of level `error` on the run's invocation, which then says
+//! `executionSuccessful: false`.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,6 +40,13 @@ pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 
 /// The `partialFingerprints` key; bump the version if the fingerprint's inputs ever change.
 pub const FINGERPRINT_KEY: &str = "amlauditFinding/v1";
+
+/// The suffix of the companion rule that carries a rule's unknown results.
+pub const UNKNOWN_RULE_SUFFIX: &str = "/unknown";
+
+/// The SARIF level of an unknown result: a possible violation the gate does not accept by
+/// default (exit 3), so as visible as a warning, but below a proven high-severity failure.
+pub const UNKNOWN_LEVEL: &str = "warning";
 
 /// SARIF level for a severity.
 pub fn level(severity: Severity) -> &'static str {
@@ -63,10 +76,15 @@ pub fn security_severity(severity: Severity) -> &'static str {
     }
 }
 
-/// The stable identity of a finding: a hash of the rule id and the normalised resource id.
+/// The stable identity of a finding: a hash of the rule id and the normalised resource id. An
+/// unknown result hashes its status too, so it is a different alert from the pair's failure.
 pub fn fingerprint(result: &RuleResult) -> String {
     let (rule, resource) = result.key();
-    let digest = Sha256::digest(format!("{rule}\n{resource}").as_bytes());
+    let input = match result.status {
+        Status::Unknown => format!("{rule}\n{resource}\nunknown"),
+        _ => format!("{rule}\n{resource}"),
+    };
+    let digest = Sha256::digest(input.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -136,6 +154,41 @@ fn descriptor(rule: &RuleMeta) -> ReportingDescriptor {
     }
 }
 
+/// The companion rule of `rule` that carries its unknown results.
+fn unknown_descriptor(rule: &RuleMeta) -> ReportingDescriptor {
+    let mut tags = vec!["azure".to_string(), "unknown".to_string()];
+    tags.extend(rule.frameworks.iter().cloned());
+    let mut props = BTreeMap::new();
+    props.insert("resource-type".to_string(), json!(rule.resource_type));
+    props.insert("undecided-rule".to_string(), json!(rule.id));
+    let builder = ReportingDescriptor::builder()
+        .id(format!("{}{UNKNOWN_RULE_SUFFIX}", rule.id))
+        .name(format!("{}-undecided", rule.name))
+        .short_description(text(format!("{} (could not be decided)", rule.title)))
+        .full_description(text(format!(
+            "{} could not decide this resource: something it needs is not in the snapshot (a role assignment or definition, a group membership, an ABAC condition, a key vault's permission model, a subscription that was not read). The message says what; once that is collected the result becomes a pass or a failure of {}.",
+            rule.id, rule.id
+        )))
+        .help(text(
+            "Collect what the message names (for example include the subscription with `amlaudit collect --subscription`, or grant the reader access to role assignments there) and scan again.".to_string(),
+        ))
+        .default_configuration(
+            ReportingConfiguration::builder()
+                .level(json!(UNKNOWN_LEVEL))
+                .build(),
+        )
+        .properties(
+            PropertyBag::builder()
+                .tags(tags)
+                .additional_properties(props)
+                .build(),
+        );
+    match rule.references.first() {
+        Some(uri) => builder.help_uri(uri.clone()).build(),
+        None => builder.build(),
+    }
+}
+
 /// A rule that produced results but is not in the report's registry (a report assembled by
 /// hand): described from its first result, so every `ruleIndex` stays valid.
 fn stand_in(result: &RuleResult) -> RuleMeta {
@@ -152,14 +205,14 @@ fn stand_in(result: &RuleResult) -> RuleMeta {
     }
 }
 
-fn result(r: &RuleResult, rule_index: usize, uri: &str) -> SarifResult {
+fn result(r: &RuleResult, rule_index: usize, snapshot_uri: &str) -> SarifResult {
     let mut message = r.message.clone();
     let fixes: Vec<&str> = r.remediation.iter().map(|f| f.command.as_str()).collect();
     if !fixes.is_empty() {
         message.push_str("\n\nFix:\n");
         message.push_str(&fixes.join("\n"));
     }
-    // A result about a resource written in a source file (a template) points at its object there.
+    // The resource's object in the file it is written in (the snapshot, or a template).
     let physical = match &r.location {
         Some(at) => PhysicalLocation::builder()
             .artifact_location(
@@ -175,7 +228,11 @@ fn result(r: &RuleResult, rule_index: usize, uri: &str) -> SarifResult {
             )
             .build(),
         None => PhysicalLocation::builder()
-            .artifact_location(ArtifactLocation::builder().uri(uri.to_string()).build())
+            .artifact_location(
+                ArtifactLocation::builder()
+                    .uri(snapshot_uri.to_string())
+                    .build(),
+            )
             .region(Region::builder().start_line(1).build())
             .build(),
     };
@@ -195,6 +252,14 @@ fn result(r: &RuleResult, rule_index: usize, uri: &str) -> SarifResult {
     if let Some(sub) = &r.subscription_id {
         props.insert("subscription-id".to_string(), json!(sub));
     }
+    let (rule_id, level) = match r.status {
+        Status::Unknown => (
+            format!("{}{UNKNOWN_RULE_SUFFIX}", r.rule_id),
+            ResultLevel::Warning,
+        ),
+        _ => (r.rule_id.clone(), result_level(r.severity)),
+    };
+    props.insert("status".to_string(), json!(r.status.as_str()));
     // Whether the fix in the message was proven to close the result (closes, partial,
     // does_not_close, not_verified), and why.
     if let Some(fix) = &r.fix {
@@ -202,9 +267,9 @@ fn result(r: &RuleResult, rule_index: usize, uri: &str) -> SarifResult {
         props.insert("fix-verified-detail".to_string(), json!(fix.detail));
     }
     let builder = SarifResult::builder()
-        .rule_id(r.rule_id.clone())
+        .rule_id(rule_id)
         .rule_index(rule_index as i64)
-        .level(result_level(r.severity))
+        .level(level)
         .message(Message::builder().text(message).build())
         .locations(vec![location])
         .partial_fingerprints(BTreeMap::from([(
@@ -227,24 +292,45 @@ pub fn to_sarif(report: &Report) -> Sarif {
             rules.push(stand_in(r));
         }
     }
-    let index: BTreeMap<&str, usize> = rules
+    let mut descriptors: Vec<ReportingDescriptor> = rules.iter().map(descriptor).collect();
+    let mut index: BTreeMap<(&str, bool), usize> = rules
         .iter()
         .enumerate()
-        .map(|(i, m)| (m.id.as_str(), i))
+        .map(|(i, m)| ((m.id.as_str(), false), i))
         .collect();
+    // Companion rules only for rules that have unknown results, after the rules themselves, so
+    // the rule indexes of failures do not depend on what is unknown.
+    for m in &rules {
+        if report
+            .results
+            .iter()
+            .any(|r| r.status == Status::Unknown && r.rule_id == m.id)
+        {
+            index.insert((m.id.as_str(), true), descriptors.len());
+            descriptors.push(unknown_descriptor(m));
+        }
+    }
     let uri = artifact_uri(&report.snapshot.path);
-    let results: Vec<SarifResult> = report
-        .results
-        .iter()
-        .filter(|r| r.status == Status::Fail)
-        .map(|r| result(r, index.get(r.rule_id.as_str()).copied().unwrap_or(0), &uri))
+    let (index, uri) = (&index, uri.as_str());
+    let alerts = move |status: Status| {
+        report
+            .results
+            .iter()
+            .filter(move |r| r.status == status)
+            .map(move |r| {
+                let key = (r.rule_id.as_str(), status == Status::Unknown);
+                result(r, index.get(&key).copied().unwrap_or(0), uri)
+            })
+    };
+    let results: Vec<SarifResult> = alerts(Status::Fail)
+        .chain(alerts(Status::Unknown))
         .collect();
     let driver = ToolComponent::builder()
         .name("amlaudit")
         .full_name(format!("amlaudit {}", report.tool_version))
         .version(report.tool_version.clone())
         .semantic_version(report.tool_version.clone())
-        .rules(rules.iter().map(descriptor).collect::<Vec<_>>())
+        .rules(descriptors)
         .build();
     let mut run_props = BTreeMap::new();
     run_props.insert("snapshot-sha256".to_string(), json!(report.snapshot.sha256));
@@ -279,6 +365,7 @@ pub fn to_sarif(report: &Report) -> Sarif {
         .build();
     let run = Run::builder()
         .tool(Tool::builder().driver(driver).build())
+        .column_kind(json!("utf16CodeUnits"))
         .invocations(vec![invocation])
         .results(results)
         .properties(

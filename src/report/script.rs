@@ -10,7 +10,9 @@
 //! is shell-quoted from its argv ([`crate::findings::quote`]), and every comment line has its
 //! control characters escaped, because a newline in a name would otherwise end the comment and
 //! start a command. Only steps that are `automatic` run: a fix proven to close its finding, with
-//! no value a person must supply; everything else appears as a comment. A step that needs the
+//! no value a person must supply; everything else appears as a comment that says why
+//! ([`manual_reason`]): a `<placeholder>` to fill in, a choice the rule leaves to a person, or a
+//! fix not proven to close its finding; the header counts each. A step that needs the
 //! principal id an earlier step outputs (`principal_from_step`) gets it from that step, which the
 //! script runs with `--query ... -o tsv` and captures into a variable; a command that reads a file
 //! (`--file`) gets it written, from the report's `file_content`, into a private temporary folder.
@@ -127,6 +129,9 @@ pub fn steps(report: &Report) -> Vec<Step<'_>> {
                 .and_then(|k| placed.get(k).copied());
             let same = steps.iter_mut().find(|s| {
                 s.fix.argv == fix.argv
+                    // Steps without a command (prose for a person) are one only when they say
+                    // the same.
+                    && (!fix.argv.is_empty() || s.fix.description == fix.description)
                     && s.fix.automatic == fix.automatic
                     && s.fix.file_content == fix.file_content
                     && s.needs == needs
@@ -164,6 +169,106 @@ fn runnable(steps: &[Step<'_>]) -> Vec<bool> {
         runs[s.number] = s.fix.automatic && s.needs.is_none_or(|n| runs[n]);
     }
     runs
+}
+
+/// Why a fix step is left to a person instead of run by the script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Manual {
+    /// Its argv holds a `<placeholder>` only a person can fill in (or needs the output of an
+    /// earlier step that is itself manual).
+    Placeholder,
+    /// The rule leaves it to a person: a `manual` edit, which is prose or a command that runs as
+    /// written once a person has made the choice its description names.
+    Choice,
+    /// It would run as written, but amlaudit did not prove that the fix closes its finding
+    /// (`fix.verified` is not `closes`), or it changes a resource that is not deployed yet.
+    NotProven,
+}
+
+impl Manual {
+    /// What a person does about it, as the script and summary.md say it.
+    pub fn instruction(self) -> &'static str {
+        match self {
+            Manual::Placeholder => "replace the <placeholder>, then run it yourself",
+            Manual::Choice => "a choice or a task for a person: read the description first",
+            Manual::NotProven => {
+                "not proven to close its finding: check it against fix.verified before running"
+            }
+        }
+    }
+}
+
+/// Why one fix step is manual, on its own (without the script's order); `None`
+/// for a step that runs unattended. The principal an earlier step outputs is not a placeholder:
+/// the script captures it.
+pub fn manual_reason(fix: &Remediation) -> Option<Manual> {
+    let captured = fix
+        .edit
+        .principal_from_step()
+        .map(crate::fixes::step_placeholder);
+    let placeholder = fix
+        .argv
+        .iter()
+        .any(|w| Some(w) != captured.as_ref() && has_placeholder(w));
+    if fix.automatic {
+        None
+    } else if placeholder {
+        Some(Manual::Placeholder)
+    } else if fix.edit.is_manual() || fix.argv.is_empty() {
+        Some(Manual::Choice)
+    } else {
+        Some(Manual::NotProven)
+    }
+}
+
+/// A step's reason in the script: its own, or a placeholder when the earlier step whose output
+/// it needs does not run.
+fn step_reason(step: &Step<'_>, runs: &[bool]) -> Option<Manual> {
+    if runs[step.number] {
+        return None;
+    }
+    manual_reason(step.fix).or(Some(Manual::Placeholder))
+}
+
+/// `<` then `>` with something between, anywhere in a word (`--scope=<scope>` too).
+fn has_placeholder(word: &str) -> bool {
+    word.find('<')
+        .is_some_and(|open| word[open + 1..].find('>').is_some_and(|len| len > 0))
+}
+
+/// How many distinct fix steps the failures have, by what the script does with them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StepCounts {
+    pub automatic: usize,
+    pub placeholder: usize,
+    pub choice: usize,
+    pub not_proven: usize,
+}
+
+impl StepCounts {
+    /// The counts of the report's remediation script.
+    pub fn of(report: &Report) -> Self {
+        let steps = steps(report);
+        let runs = runnable(&steps);
+        Self::of_steps(&steps, &runs)
+    }
+
+    fn of_steps(steps: &[Step<'_>], runs: &[bool]) -> Self {
+        let mut counts = StepCounts::default();
+        for step in steps {
+            match step_reason(step, runs) {
+                None => counts.automatic += 1,
+                Some(Manual::Placeholder) => counts.placeholder += 1,
+                Some(Manual::Choice) => counts.choice += 1,
+                Some(Manual::NotProven) => counts.not_proven += 1,
+            }
+        }
+        counts
+    }
+
+    pub fn manual(&self) -> usize {
+        self.placeholder + self.choice + self.not_proven
+    }
 }
 
 /// The shell variable holding step `number`'s captured output.
@@ -252,8 +357,9 @@ write_file() {
 pub fn render(report: &Report) -> String {
     let steps = steps(report);
     let runs = runnable(&steps);
-    let automatic = steps.iter().filter(|s| runs[s.number]).count();
-    let manual = steps.len() - automatic;
+    let counts = StepCounts::of_steps(&steps, &runs);
+    let automatic = counts.automatic;
+    let manual = counts.manual();
 
     let mut out = String::from("#!/usr/bin/env bash\n");
     comment(
@@ -283,7 +389,8 @@ pub fn render(report: &Report) -> String {
     comment(
         &mut out,
         &format!(
-            "{automatic} command(s) to run; {manual} manual step(s) left as comments: they need a person, or are not proven to close their finding."
+            "{automatic} command(s) to run; {manual} manual step(s) left as comments: {} with a <placeholder> to fill in, {} that need your choice, {} not proven to close their finding.",
+            counts.placeholder, counts.choice, counts.not_proven
         ),
     );
     out.push('\n');
@@ -344,13 +451,11 @@ pub fn render(report: &Report) -> String {
                 }
                 _ => step.fix.description.clone(),
             };
+            let why = step_reason(step, &runs).map_or("", Manual::instruction);
             if step.fix.argv.is_empty() {
-                comment(&mut out, &format!("MANUAL: {text}"));
+                comment(&mut out, &format!("MANUAL: {text} ({why})"));
             } else {
-                comment(
-                    &mut out,
-                    &format!("MANUAL: {text} (replace any <placeholder>, then run it yourself):"),
-                );
+                comment(&mut out, &format!("MANUAL: {text} ({why}):"));
                 comment(&mut out, &format!("  {}", quote::join(&step.fix.argv)));
             }
         }
@@ -411,6 +516,96 @@ mod tests {
 
     fn argv(words: &[&str]) -> Vec<String> {
         words.iter().map(|w| w.to_string()).collect()
+    }
+
+    fn failure(id: &str, steps: Vec<Remediation>) -> RuleResult {
+        let mut r = crate::test_support::result("AML001", id, Status::Fail);
+        r.remediation = steps;
+        r
+    }
+
+    fn manual(description: &str, text: &str, words: &[&str]) -> Remediation {
+        Remediation::from_edit(
+            description.into(),
+            Edit::Manual {
+                text: text.into(),
+                argv: argv(words),
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn a_manual_step_says_why_and_prose_steps_stay_apart() {
+        let registry =
+            "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/a";
+        let proven = Remediation::from_edit(
+            "Disable the admin user".into(),
+            Edit::RegistryAdminUser {
+                registry: registry.into(),
+                enabled: false,
+            },
+            None,
+        );
+        let mut unproven = proven.clone();
+        unproven.automatic = false;
+        let placeholder = manual(
+            "Pick a cluster",
+            "",
+            &["az", "aks", "create", "--name", "<new cluster name>"],
+        );
+        let choice = manual(
+            "Choose",
+            "Point the key at the identity",
+            &["az", "resource", "update"],
+        );
+        assert_eq!(manual_reason(&proven), None);
+        assert_eq!(manual_reason(&unproven), Some(Manual::NotProven));
+        assert_eq!(manual_reason(&placeholder), Some(Manual::Placeholder));
+        assert_eq!(manual_reason(&choice), Some(Manual::Choice));
+        assert_eq!(
+            manual_reason(&manual("Lift it", "A deny assignment blocks it", &[])),
+            Some(Manual::Choice)
+        );
+
+        // Two failures whose manual steps are prose only: two steps, each with its own text.
+        let report = crate::test_support::report(vec![
+            failure(
+                &format!("{registry}1"),
+                vec![manual("Lift deny assignment one", "one", &[])],
+            ),
+            failure(
+                &format!("{registry}2"),
+                vec![manual("Lift deny assignment two", "two", &[])],
+            ),
+            failure(
+                &format!("{registry}3"),
+                vec![proven.clone(), placeholder.clone()],
+            ),
+        ]);
+        let counts = StepCounts::of(&report);
+        assert_eq!(
+            counts,
+            StepCounts {
+                automatic: 1,
+                placeholder: 1,
+                choice: 2,
+                not_proven: 0
+            }
+        );
+        let script = render(&report);
+        assert!(script.contains("# MANUAL: Lift deny assignment one: one (a choice or a task for a person: read the description first)"), "{script}");
+        assert!(
+            script.contains("# MANUAL: Lift deny assignment two: two (a choice"),
+            "{script}"
+        );
+        assert!(
+            script.contains(
+                "# MANUAL: Pick a cluster (replace the <placeholder>, then run it yourself):"
+            ),
+            "{script}"
+        );
+        assert!(script.contains("1 command(s) to run; 3 manual step(s) left as comments: 1 with a <placeholder> to fill in, 2 that need your choice, 0 not proven"), "{script}");
     }
 
     #[test]

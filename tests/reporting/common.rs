@@ -10,6 +10,9 @@ pub const DEMO: &str = "fixtures/demo-tenant.json";
 
 /// The demo tenant's failures, as (rule id, resource name).
 pub const DEMO_FAILURES: usize = 15;
+/// The demo tenant's unknown results, and how many rules have one.
+pub const DEMO_UNKNOWNS: usize = 9;
+pub const DEMO_RULES_WITH_UNKNOWNS: usize = 6;
 
 pub fn repo_file(relative: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)

@@ -6,6 +6,7 @@ mod baseline;
 mod common;
 mod diff;
 mod exemptions;
+mod explained;
 mod formats;
 mod gate;
 #[cfg(unix)]
