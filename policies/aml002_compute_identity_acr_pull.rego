@@ -49,11 +49,26 @@ registries := {lower(r): r | some r in array.concat(workspace_registry, private_
 workspace_registry := [input.registry_id] if input.registry_id != null
 else := []
 
-private_registries := [r |
+listed_private := [r |
 	some key, listed in data.amlaudit.params.private_registries
 	lib.names_workspace(key, input.workspace)
 	some r in listed
 ]
+
+private_registries := [r | some r in listed_private; is_registry_id(r)]
+
+is_registry_id(r) if {
+	is_string(r)
+	startswith(lower(r), "/subscriptions/")
+	contains(lower(r), "/providers/microsoft.containerregistry/registries/")
+}
+
+# A listed private registry that is not a registry's resource id (a login server, say) cannot be
+# asked about: the result is unknown, never a pass that skipped it.
+unusable_private := {sprintf("private_registries lists `%v` for this workspace, which is not a registry resource id (/subscriptions/S/resourceGroups/G/providers/Microsoft.ContainerRegistry/registries/NAME), so whether the cluster can pull from it is not known", [r]) |
+	some r in listed_private
+	not is_registry_id(r)
+}
 
 # The repositories a pull must reach: Azure ML's own on the workspace registry; none is known on
 # a private one.
@@ -172,11 +187,17 @@ result := {
 	"message": sprintf("%s: pull on %s cannot be decided: %s", [
 		target,
 		registry_list(undecided),
-		concat("; ", {d.summary | some r in undecided; some d in decisions[r]; d.decision == "unknown"} | unresolved),
+		concat("; ", ({d.summary | some r in undecided; some d in decisions[r]; d.decision == "unknown"} | unresolved) | unusable_private),
 	]),
 	"evidence": evidence,
 } if {
 	count(undecided) > 0
+} else := {
+	"status": "unknown",
+	"message": sprintf("%s: %s", [target, concat("; ", unusable_private)]),
+	"evidence": evidence,
+} if {
+	count(unusable_private) > 0
 } else := {
 	"status": "pass",
 	"message": sprintf("%s can pull from %s", [target, registry_list({r | some r, _ in registries})]),

@@ -224,3 +224,14 @@ test_fail_blocked_by_a_deny_assignment_offers_no_grant if {
 	r.remediation[0].edit.kind == "manual"
 	contains(r.remediation[0].edit.text, deny_id)
 }
+
+# A login server where a registry id belongs: the registry cannot be asked about, so the result is
+# unknown even though the workspace registry is granted.
+test_unknown_when_a_private_registry_is_not_a_resource_id if {
+	r := data.amlaudit.rules.compute_identity_acr_pull.result with input as aml_compute([system_assigned])
+		with data.amlaudit.lib.pull as granted
+		with data.amlaudit.params as {"private_registries": {"mlw-prod": ["contosobaseimages.azurecr.io", base_images]}}
+	r.status == "unknown"
+	contains(r.message, "lists `contosobaseimages.azurecr.io` for this workspace, which is not a registry resource id")
+	not r.remediation
+}

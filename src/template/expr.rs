@@ -634,7 +634,9 @@ fn call_unbounded(name: &str, args: &[Expr], ctx: &dyn Context, e: &Expr) -> Res
                 }
             }
             return Ok(Val::Known(json!(
-                ctx.copy_index(loop_name.as_deref())? + offset
+                ctx.copy_index(loop_name.as_deref())?
+                    .checked_add(offset)
+                    .ok_or_else(|| format!("{name}: the offset {offset} overflows"))?
             )));
         }
         _ => {}
@@ -1079,17 +1081,16 @@ fn pure(f: &str, name: &str, args: &[Expr], v: Vec<Value>) -> Result<Value, Stri
                 .get(2)
                 .map(|x| int_of(x, name))
                 .transpose()?
-                .unwrap_or(s.len() as i64 - start);
-            if start < 0 || len < 0 || (start + len) as usize > s.len() {
+                .unwrap_or((s.len() as i64).saturating_sub(start));
+            let end = start
+                .checked_add(len)
+                .filter(|end| *end as usize <= s.len());
+            let (true, true, Some(end)) = (start >= 0, len >= 0, end) else {
                 return Err(format!(
                     "{name}: start {start} and length {len} are outside the string"
                 ));
-            }
-            json!(
-                s[start as usize..(start + len) as usize]
-                    .iter()
-                    .collect::<String>()
-            )
+            };
+            json!(s[start as usize..end as usize].iter().collect::<String>())
         }
         "take" | "skip" => {
             need(2, 2)?;
@@ -1173,10 +1174,18 @@ fn pure(f: &str, name: &str, args: &[Expr], v: Vec<Value>) -> Result<Value, Stri
         "range" => {
             need(2, 2)?;
             let (start, count) = (int_of(&v[0], name)?, int_of(&v[1], name)?);
+            // Microsoft Learn, "Array functions for ARM templates", range: count is at most
+            // 10000, and startIndex + count at most 2147483647.
             if !(0..=10_000).contains(&count) {
                 return Err(format!("{name}: count {count} is outside 0..10000"));
             }
-            json!((start..start + count).collect::<Vec<_>>())
+            let end = start
+                .checked_add(count)
+                .filter(|end| *end <= i64::from(i32::MAX))
+                .ok_or_else(|| {
+                    format!("{name}: startIndex {start} plus count {count} is over 2147483647")
+                })?;
+            json!((start..end).collect::<Vec<_>>())
         }
         "items" => {
             need(1, 1)?;
@@ -1388,6 +1397,10 @@ mod tests {
 
         let err = |text: &str| eval(&parse(text).unwrap(), &Fixed).unwrap_err();
         assert!(err("padLeft('a', 1000000000000)").contains("larger than"));
+        // Found by the fuzz target: integer overflow in range and substring.
+        assert!(err("range(9223372036854775807, 800)").contains("over 2147483647"));
+        assert!(err("substring('abc', 1, 9223372036854775807)").contains("outside the string"));
+        assert!(err("substring('abc', -9223372036854775807)").contains("outside the string"));
         let half = "a".repeat(3 * 1024 * 1024);
         let doubled = format!("concat('{half}', '{half}')");
         assert!(
