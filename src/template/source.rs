@@ -3,7 +3,8 @@
 //!
 //! serde_json keeps no positions, and an ARM template may carry `//` and `/* */` comments (the ARM
 //! template parser accepts them), so templates are read here. Each value's position is kept under
-//! its JSON pointer (`/resources/0`); lines and columns count from 1, columns in characters.
+//! its JSON pointer (`/resources/0`); lines and columns count from 1, columns in UTF-16 code
+//! units (SARIF's `utf16CodeUnits`).
 
 use std::collections::HashMap;
 
@@ -99,7 +100,9 @@ impl Reader {
             self.line += 1;
             self.column = 1;
         } else {
-            self.column += 1;
+            // Columns count UTF-16 code units, as the SARIF report declares (`columnKind`) and
+            // as editors that take SARIF expect; the same as characters outside astral planes.
+            self.column += c.len_utf16();
         }
         Some(c)
     }
@@ -388,5 +391,14 @@ mod tests {
         );
         let err = parse("{\"a\": tru}").unwrap_err();
         assert_eq!(err.position.column, 7);
+        // An emoji is two UTF-16 code units: what SARIF viewers count.
+        let doc = parse("{\"\u{1F600}\": 1, \"b\": 2}").unwrap();
+        assert_eq!(
+            doc.position("/b"),
+            Position {
+                line: 1,
+                column: 16
+            }
+        );
     }
 }
