@@ -255,6 +255,8 @@ fn arm_expression() -> impl Strategy<Value = String> {
             "copyIndex()",
             "createObject('k', 1)",
             "json('{\"a\": [1, 2]}')",
+            "lambda('x', lambdaVariables('x'))",
+            "lambda('a', 'b', less(lambdaVariables('a'), lambdaVariables('b')))",
         ][..],
     )
     .prop_map(str::to_string);
@@ -299,6 +301,13 @@ fn arm_expression() -> impl Strategy<Value = String> {
                 "max",
                 "items",
                 "dateTimeAdd",
+                "filter",
+                "map",
+                "sort",
+                "toObject",
+                "lambda",
+                "lambdaVariables",
+                "environment",
                 "unknownFunction",
             ][..],
         );

@@ -189,6 +189,27 @@ fn a_compute_without_acrpull_fails_aml002_at_its_line_and_the_grant_makes_it_pas
     assert_eq!(result(&report, "AML002", "tpl-cluster")["status"], "fail");
 }
 
+/// Lambda functions (filter, map, toObject) and environment(), as Bicep's compiled loops use
+/// them, are evaluated: each registry gets its own verdict, and the one filtered out is absent.
+#[test]
+fn lambda_functions_and_environment_are_evaluated() {
+    let out = tempfile::tempdir().unwrap();
+    scan(&fixture("registries-lambda.json"), None, false, out.path())
+        .assert()
+        .code(1);
+    let report = read_json(&out.path().join("findings.json"));
+    assert_eq!(result(&report, "AML001", "crteamalpha")["status"], "pass");
+    assert_eq!(result(&report, "AML001", "crteambeta")["status"], "fail");
+    assert!(
+        !report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["resource_name"] == "crteamgamma"),
+        "the registry the filter drops is not planned"
+    );
+}
+
 /// Identities the deployment creates exist nowhere else: with the workspace, its registry and the
 /// cluster all planned, a missing pull grant is a failure even with no snapshot at all.
 #[test]

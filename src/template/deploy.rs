@@ -1089,6 +1089,15 @@ impl Context for Frame<'_> {
         }))
     }
 
+    fn cloud(&self) -> Option<String> {
+        // A template scanned alone is audited as the public cloud, which its report names.
+        Some(
+            self.shared
+                .snapshot
+                .map_or_else(|| "AzureCloud".to_string(), |s| s.cloud.clone()),
+        )
+    }
+
     fn tenant_id(&self) -> Val {
         match &self.shared.tenant_id {
             Some(t) => Val::Known(json!(t)),

@@ -104,6 +104,16 @@ pub trait Context {
     fn subscription(&self) -> Val;
     fn deployment(&self) -> Val;
     fn tenant_id(&self) -> Val;
+    /// The cloud's name (`AzureCloud`, ...) when it is known, for `environment()`.
+    fn cloud(&self) -> Option<String> {
+        None
+    }
+    /// `lambdaVariables('name')`: only inside a lambda (see [`Lambda`]).
+    fn lambda_variable(&self, name: &str) -> Result<Val, String> {
+        Err(format!(
+            "lambdaVariables('{name}') outside a lambda of filter, groupBy, map, mapValues, reduce, sort or toObject"
+        ))
+    }
 }
 
 /// Whether a template string is an expression, and its text without brackets; `[[x]` is the
@@ -622,6 +632,23 @@ fn call_unbounded(name: &str, args: &[Expr], ctx: &dyn Context, e: &Expr) -> Res
                 Val::Known(t) => ctx.reference(&to_str(&t), full, &render(e)),
             });
         }
+        "filter" | "map" | "reduce" | "sort" | "toobject" | "mapvalues" | "groupby" => {
+            return lambda_function(&f, name, args, ctx);
+        }
+        "lambda" => {
+            return Err(
+                "`lambda` is only an argument of filter, groupBy, map, mapValues, reduce, sort and toObject"
+                    .into(),
+            );
+        }
+        "lambdavariables" => {
+            arity(name, args, 1, 1)?;
+            return match eval(&args[0], ctx)? {
+                Val::Known(Value::String(n)) => ctx.lambda_variable(&n),
+                Val::Known(other) => Err(format!("{name}: expected a name, got {other}")),
+                Val::Unknown(r) => Ok(Val::Unknown(r)),
+            };
+        }
         "copyindex" => {
             arity(name, args, 0, 2)?;
             let mut loop_name = None;
@@ -671,6 +698,7 @@ fn call_unbounded(name: &str, args: &[Expr], ctx: &dyn Context, e: &Expr) -> Res
                 u => u,
             });
         }
+        "environment" => return Ok(environment(ctx.cloud().as_deref())),
         "true" => return Ok(Val::Known(json!(true))),
         "false" => return Ok(Val::Known(json!(false))),
         "null" => return Ok(Val::Known(Value::Null)),
@@ -752,6 +780,278 @@ fn call_unbounded(name: &str, args: &[Expr], ctx: &dyn Context, e: &Expr) -> Res
         Value::String(ref s) if unknown_reason(s).is_some() => Val::from_json(r),
         other => Val::Known(other),
     })
+}
+
+/// `environment()` in Azure's public cloud, as Microsoft Learn's "Deployment functions for ARM
+/// templates" documents it; other clouds' values are not known here.
+fn environment(cloud: Option<&str>) -> Val {
+    match cloud {
+        Some(c) if c.eq_ignore_ascii_case("AzureCloud") => Val::Known(json!({
+            "name": "AzureCloud",
+            "gallery": "https://gallery.azure.com/",
+            "graph": "https://graph.windows.net/",
+            "portal": "https://portal.azure.com",
+            "graphAudience": "https://graph.windows.net/",
+            "activeDirectoryDataLake": "https://datalake.azure.net/",
+            "batch": "https://batch.core.windows.net/",
+            "media": "https://rest.media.azure.net",
+            "sqlManagement": "https://management.core.windows.net:8443/",
+            "vmImageAliasDoc": "https://raw.githubusercontent.com/Azure/azure-rest-api-specs/master/arm-compute/quickstart-templates/aliases.json",
+            "resourceManager": "https://management.azure.com/",
+            "authentication": {
+                "loginEndpoint": "https://login.microsoftonline.com/",
+                "audiences": ["https://management.core.windows.net/", "https://management.azure.com/"],
+                "tenant": "common",
+                "identityProvider": "AAD"
+            },
+            "suffixes": {
+                "acrLoginServer": ".azurecr.io",
+                "azureDatalakeAnalyticsCatalogAndJob": "azuredatalakeanalytics.net",
+                "azureDatalakeStoreFileSystem": "azuredatalakestore.net",
+                "azureFrontDoorEndpointSuffix": "azurefd.net",
+                "keyvaultDns": ".vault.azure.net",
+                "sqlServerHostname": ".database.windows.net",
+                "storage": "core.windows.net"
+            }
+        })),
+        Some(c) => Val::Unknown(format!("environment() of cloud `{c}`")),
+        None => Val::Unknown("environment() (the cloud is not known)".into()),
+    }
+}
+
+/// A `lambda('a', 'b', body)` argument: its variable names and its body, evaluated once per
+/// element with the names bound (Microsoft Learn, "Lambda functions for ARM templates").
+struct Lambda<'e> {
+    names: Vec<String>,
+    body: &'e Expr,
+}
+
+impl<'e> Lambda<'e> {
+    fn of(arg: &'e Expr, function: &str, ctx: &dyn Context, most: usize) -> Result<Self, String> {
+        let Expr::Call { name, args } = arg else {
+            return Err(format!("{function}: expected a lambda(...) argument"));
+        };
+        if !name.eq_ignore_ascii_case("lambda") || args.len() < 2 {
+            return Err(format!(
+                "{function}: expected a lambda('name', ..., expression) argument"
+            ));
+        }
+        let (body, params) = args.split_last().expect("at least two arguments");
+        if params.len() > most {
+            return Err(format!(
+                "{function}: its lambda takes at most {most} variables, not {}",
+                params.len()
+            ));
+        }
+        let names = params
+            .iter()
+            .map(|p| match eval(p, ctx)? {
+                Val::Known(Value::String(s)) => Ok(s),
+                _ => Err(format!("{function}: lambda variable names are strings")),
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Lambda { names, body })
+    }
+
+    /// The body with the names bound to the first values (an index the lambda does not name is
+    /// not bound).
+    fn apply(&self, ctx: &dyn Context, values: &[Value]) -> Result<Val, String> {
+        if values.len() < self.names.len() {
+            return Err(format!(
+                "a lambda with {} variables where {} are given",
+                self.names.len(),
+                values.len()
+            ));
+        }
+        let bound = Bound {
+            inner: ctx,
+            names: &self.names,
+            values,
+        };
+        eval(self.body, &bound)
+    }
+}
+
+/// A context with lambda variables bound; everything else is the enclosing context's.
+struct Bound<'a> {
+    inner: &'a dyn Context,
+    names: &'a [String],
+    values: &'a [Value],
+}
+
+impl Context for Bound<'_> {
+    fn parameter(&self, name: &str) -> Result<Val, String> {
+        self.inner.parameter(name)
+    }
+    fn variable(&self, name: &str) -> Result<Val, String> {
+        self.inner.variable(name)
+    }
+    fn copy_index(&self, loop_name: Option<&str>) -> Result<i64, String> {
+        self.inner.copy_index(loop_name)
+    }
+    fn reference(&self, target: &str, full: bool, text: &str) -> Val {
+        self.inner.reference(target, full, text)
+    }
+    fn subscription_id(&self) -> Val {
+        self.inner.subscription_id()
+    }
+    fn resource_group_name(&self) -> Option<Val> {
+        self.inner.resource_group_name()
+    }
+    fn resource_group(&self) -> Result<Val, String> {
+        self.inner.resource_group()
+    }
+    fn subscription(&self) -> Val {
+        self.inner.subscription()
+    }
+    fn deployment(&self) -> Val {
+        self.inner.deployment()
+    }
+    fn tenant_id(&self) -> Val {
+        self.inner.tenant_id()
+    }
+    fn cloud(&self) -> Option<String> {
+        self.inner.cloud()
+    }
+    fn lambda_variable(&self, name: &str) -> Result<Val, String> {
+        match self.names.iter().position(|n| n == name) {
+            Some(i) => Ok(Val::from_json(self.values[i].clone())),
+            None => self.inner.lambda_variable(name),
+        }
+    }
+}
+
+/// `filter`, `map`, `reduce`, `sort`, `toObject`, `mapValues` and `groupBy`. An unknown input, or
+/// a lambda that gives an unknown where the result depends on it, makes the result unknown.
+fn lambda_function(f: &str, name: &str, args: &[Expr], ctx: &dyn Context) -> Result<Val, String> {
+    let (min, max) = match f {
+        "reduce" => (3, 3),
+        "toobject" => (2, 3),
+        _ => (2, 2),
+    };
+    arity(name, args, min, max)?;
+    let input = match eval(&args[0], ctx)? {
+        Val::Unknown(r) => return Ok(Val::Unknown(r)),
+        Val::Known(v) => v,
+    };
+    if f == "mapvalues" {
+        let Value::Object(object) = input else {
+            return Err(format!("{name}: expected an object"));
+        };
+        let lambda = Lambda::of(&args[1], name, ctx, 1)?;
+        let mut out = serde_json::Map::new();
+        for (key, value) in object {
+            let mapped = lambda.apply(ctx, std::slice::from_ref(&value))?;
+            out.insert(key, mapped.into_json());
+        }
+        return Ok(Val::Known(Value::Object(out)));
+    }
+    let Value::Array(items) = input else {
+        return Err(format!("{name}: expected an array"));
+    };
+    let indexed = |i: usize, item: &Value| [item.clone(), json!(i)];
+    match f {
+        "filter" => {
+            let lambda = Lambda::of(&args[1], name, ctx, 2)?;
+            let mut kept = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                match lambda.apply(ctx, &indexed(i, item))? {
+                    Val::Unknown(r) => return Ok(Val::Unknown(r)),
+                    Val::Known(keep) => {
+                        if truthy(&keep, name)? {
+                            kept.push(item.clone());
+                        }
+                    }
+                }
+            }
+            Ok(Val::Known(Value::Array(kept)))
+        }
+        "map" => {
+            let lambda = Lambda::of(&args[1], name, ctx, 2)?;
+            let mapped = items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| lambda.apply(ctx, &indexed(i, item)).map(Val::into_json))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Val::Known(Value::Array(mapped)))
+        }
+        "reduce" => {
+            let lambda = Lambda::of(&args[2], name, ctx, 3)?;
+            let mut current = eval(&args[1], ctx)?;
+            for (i, item) in items.iter().enumerate() {
+                let Val::Known(acc) = current else {
+                    return Ok(current);
+                };
+                current = lambda.apply(ctx, &[acc, item.clone(), json!(i)])?;
+            }
+            Ok(current)
+        }
+        "sort" => {
+            let lambda = Lambda::of(&args[1], name, ctx, 2)?;
+            // The lambda says whether its first argument comes before its second.
+            let before = |a: &Value, b: &Value| -> Result<Option<bool>, String> {
+                match lambda.apply(ctx, &[a.clone(), b.clone()])? {
+                    Val::Unknown(_) => Ok(None),
+                    Val::Known(v) => truthy(&v, name).map(Some),
+                }
+            };
+            let mut failure: Option<Result<Val, String>> = None;
+            let mut sorted = items.clone();
+            sorted.sort_by(|a, b| {
+                if failure.is_some() {
+                    return std::cmp::Ordering::Equal;
+                }
+                let order = before(a, b).and_then(|ab| Ok((ab, before(b, a)?)));
+                match order {
+                    Ok((Some(true), _)) => std::cmp::Ordering::Less,
+                    Ok((_, Some(true))) => std::cmp::Ordering::Greater,
+                    Ok((Some(false), Some(false))) => std::cmp::Ordering::Equal,
+                    Ok(_) => {
+                        failure = Some(Ok(Val::Unknown(format!(
+                            "`{name}` compares values that are not known before deployment"
+                        ))));
+                        std::cmp::Ordering::Equal
+                    }
+                    Err(e) => {
+                        failure = Some(Err(e));
+                        std::cmp::Ordering::Equal
+                    }
+                }
+            });
+            failure.unwrap_or(Ok(Val::Known(Value::Array(sorted))))
+        }
+        "toobject" | "groupby" => {
+            let key_of = Lambda::of(&args[1], name, ctx, 1)?;
+            let value_of = args
+                .get(2)
+                .map(|a| Lambda::of(a, name, ctx, 1))
+                .transpose()?;
+            let mut out = serde_json::Map::new();
+            for item in &items {
+                let key = match key_of.apply(ctx, std::slice::from_ref(item))? {
+                    Val::Unknown(r) => return Ok(Val::Unknown(r)),
+                    Val::Known(Value::String(s)) => s,
+                    Val::Known(other) => {
+                        return Err(format!("{name}: a key must be a string, not {other}"));
+                    }
+                };
+                if f == "groupby" {
+                    let group = out.entry(key).or_insert_with(|| json!([]));
+                    if let Value::Array(members) = group {
+                        members.push(item.clone());
+                    }
+                } else {
+                    let value = match &value_of {
+                        Some(lambda) => lambda.apply(ctx, std::slice::from_ref(item))?.into_json(),
+                        None => item.clone(),
+                    };
+                    out.insert(key, value);
+                }
+            }
+            Ok(Val::Known(Value::Object(out)))
+        }
+        _ => unreachable!("only lambda functions are dispatched here"),
+    }
 }
 
 fn resource_id_fn(f: &str, name: &str, values: Vec<Val>, ctx: &dyn Context) -> Result<Val, String> {
@@ -1381,6 +1681,68 @@ mod tests {
     fn run(s: &str) -> Val {
         let inner = as_expression(s).unwrap();
         eval(&parse(inner).unwrap(), &Fixed).unwrap()
+    }
+
+    /// The examples of Microsoft Learn's "Lambda functions for ARM templates", with their
+    /// documented outputs.
+    #[test]
+    fn lambda_functions_give_the_documented_outputs() {
+        let dogs = "json('[{\"name\":\"Evie\",\"age\":5},{\"name\":\"Casper\",\"age\":3},{\"name\":\"Indy\",\"age\":2},{\"name\":\"Kira\",\"age\":8}]')";
+        let value = |text: &str| match eval(&parse(&text.replace("DOGS", dogs)).unwrap(), &Fixed) {
+            Ok(Val::Known(v)) => v,
+            other => panic!("{text}: {other:?}"),
+        };
+        assert_eq!(
+            value(
+                "map(filter(DOGS, lambda('dog', greaterOrEquals(lambdaVariables('dog').age, 5))), lambda('d', lambdaVariables('d').name))"
+            ),
+            json!(["Evie", "Kira"])
+        );
+        assert_eq!(
+            value("filter(range(0, 10), lambda('i', equals(0, mod(lambdaVariables('i'), 2))))"),
+            json!([0, 2, 4, 6, 8])
+        );
+        assert_eq!(
+            value("map(DOGS, lambda('dog', format('Hello {0}!', lambdaVariables('dog').name)))")[3],
+            json!("Hello Kira!")
+        );
+        assert_eq!(
+            value(
+                "reduce(map(DOGS, lambda('dog', lambdaVariables('dog').age)), 1, lambda('cur', 'next', add(lambdaVariables('cur'), lambdaVariables('next'))))"
+            ),
+            json!(19)
+        );
+        assert_eq!(
+            value(
+                "map(sort(DOGS, lambda('a', 'b', less(lambdaVariables('a').age, lambdaVariables('b').age))), lambda('d', lambdaVariables('d').name))"
+            ),
+            json!(["Indy", "Casper", "Evie", "Kira"])
+        );
+        assert_eq!(
+            value(
+                "toObject(DOGS, lambda('e', lambdaVariables('e').name), lambda('e', lambdaVariables('e').age))"
+            ),
+            json!({"Evie": 5, "Casper": 3, "Indy": 2, "Kira": 8})
+        );
+        // The index a filter or map lambda may name, and nested lambdas seeing outer variables.
+        assert_eq!(
+            value(
+                "map(createArray('a', 'b'), lambda('x', 'i', concat(lambdaVariables('x'), string(lambdaVariables('i')))))"
+            ),
+            json!(["a0", "b1"])
+        );
+        assert_eq!(
+            value(
+                "map(createArray(1, 2), lambda('x', map(createArray(10), lambda('y', add(lambdaVariables('x'), lambdaVariables('y'))))))"
+            ),
+            json!([[11], [12]])
+        );
+        // An unknown the predicate depends on makes the whole result unknown.
+        assert!(matches!(
+            eval(&parse("filter(createArray(1), lambda('x', equals(lambdaVariables('x'), tenant().tenantId)))").unwrap(), &Fixed),
+            Ok(Val::Unknown(_))
+        ));
+        assert!(eval(&parse("lambdaVariables('x')").unwrap(), &Fixed).is_err());
     }
 
     #[test]
