@@ -544,7 +544,7 @@ fn annotate(results: &mut [RuleResult], plan: &Plan, inventory: &Inventory) {
         }
         reasons.extend(plan.uncertainty(&r.resource_id));
         let evidence = serde_json::to_string(&r.evidence)
-            .unwrap_or_default()
+            .expect("evidence is JSON already")
             .to_ascii_lowercase();
         for (id, open) in &uncertain {
             // A pass that counts on a planned assignment the deployment may not make, or a failed

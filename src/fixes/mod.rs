@@ -621,7 +621,8 @@ fn attach_identity(
                     "user_assigned_identities": assigned,
                 }),
             );
-            let content = serde_norway::to_string(&Value::Object(doc)).unwrap_or_default();
+            let content = serde_norway::to_string(&Value::Object(doc))
+                .expect("a JSON object with string keys always serialises to YAML");
             let digest = Sha256::digest(format!("{resource}\n{identity}").as_bytes());
             let name = format!(
                 "attach-identity-{}.yml",

@@ -749,7 +749,8 @@ fn embedded_json(report: &Report) -> String {
         subscriptions,
         rows,
     };
-    let json = serde_json::to_string(&data).unwrap_or_default();
+    let json = serde_json::to_string(&data)
+        .expect("the page data holds only strings, numbers and lists, which always serialise");
     script_safe(&json)
 }
 
@@ -758,8 +759,10 @@ fn embedded_json(report: &Report) -> String {
 /// them.
 fn details(r: &RuleResult) -> serde_json::Map<String, Value> {
     let mut out = serde_json::Map::new();
-    let Ok(Value::Object(mut all)) = serde_json::to_value(r) else {
-        return out;
+    let Value::Object(mut all) =
+        serde_json::to_value(r).expect("a result serialises, as findings.json shows")
+    else {
+        unreachable!("a result serialises to a JSON object");
     };
     // A pass is proven by the assignments that grant; the candidates that did not count are
     // most of a large tenant's evidence, so the page counts them and findings.json keeps them.
