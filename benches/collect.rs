@@ -1,5 +1,5 @@
 //! Live collection speed (issue 4): `amlaudit collect`, the release binary, against the fake
-//! Azure of `tests/fake_azure` with a fixed latency added to every ARM and data-plane answer, on
+//! Azure of `tests/it/fake_azure` with a fixed latency added to every ARM and data-plane answer, on
 //! a generated tenant (1,000 workspaces by default). The figure that matters is wall time over
 //! the ideal `requests × latency / concurrency`: the issue asks for at most 1.5.
 //!
@@ -10,7 +10,7 @@
 //!
 //! Prints a Markdown table (the median of `--runs` runs per row) for BENCHMARKS.md.
 
-#[path = "../tests/fake_azure/mod.rs"]
+#[path = "../tests/it/fake_azure/mod.rs"]
 mod fake_azure;
 
 use std::process::Command;

@@ -1,9 +1,9 @@
 //! `amlaudit scan --subscription` (issue 4): collect live from the fake Azure, then audit exactly
 //! as `scan --snapshot` does, so the same data gives the same results.
 
-mod fake_azure;
+use crate::fake_azure;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use fake_azure::{Config, FakeAzure, Fault, FaultKind, Tenant};
@@ -12,9 +12,7 @@ use sha2::{Digest, Sha256};
 
 const DENIED: &str = "0d3d0d3d-0403-4403-8403-000000000403";
 
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo-tenant.json")
-}
+use crate::support::demo_tenant as demo;
 
 fn amlaudit() -> assert_cmd::Command {
     let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_amlaudit"));

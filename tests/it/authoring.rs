@@ -8,20 +8,12 @@ use assert_cmd::Command;
 use serde::Deserialize;
 use serde_json::Value;
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{demo_tenant, repo};
 
-fn demo_tenant() -> PathBuf {
-    repo().join("fixtures/demo-tenant.json")
-}
-
-/// The binary, run in `dir` with logging settings from the environment removed.
+/// The binary, run in `dir`.
 fn amlaudit(dir: &Path) -> Command {
-    let mut cmd = Command::cargo_bin("amlaudit").expect("binary is built");
-    cmd.current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1");
+    let mut cmd = crate::support::amlaudit();
+    cmd.current_dir(dir);
     cmd
 }
 

@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 use amlaudit::findings::Status;
 
-use crate::common::*;
+use super::common::*;
 
 /// Stands in for the Azure CLI: records each call as its argument count and then every
 /// argument, each NUL-terminated, and evaluates nothing. Asked for `--query` output (a principal

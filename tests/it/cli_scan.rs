@@ -8,15 +8,7 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::{Value, json};
 
-fn amlaudit() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_amlaudit"));
-    cmd.env_remove("RUST_LOG").env("NO_COLOR", "1");
-    cmd
-}
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo-tenant.json")
-}
+use crate::support::{amlaudit, demo_tenant as demo};
 
 fn scan(snapshot: &Path, out: &Path) -> Command {
     let mut cmd = amlaudit();

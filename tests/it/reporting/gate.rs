@@ -1,7 +1,7 @@
 //! Exit statuses for every combination of `--fail-on`, `--no-fail`, `--allow-unknown` and
 //! `--severity`, over clean, failing, undecided and partially read snapshots.
 
-use crate::common::*;
+use super::common::*;
 
 /// Exempts every failure of the demo tenant, leaving only its unknown results.
 const EXEMPT_ALL: &str = r#"

@@ -9,7 +9,7 @@ use amlaudit::findings::Status;
 use amlaudit::inventory::ScopeStatus;
 use serde_json::Value;
 
-use crate::common::*;
+use super::common::*;
 
 /// The subscription the demo tenant's results mention but its snapshot does not cover.
 const UNCOVERED: &str = "dc36fc90-2248-4d70-aca4-a1a9f5b19f71";

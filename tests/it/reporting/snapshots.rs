@@ -2,7 +2,7 @@
 //! reviewer or an operator reads shows up in review. The report's timestamp is the only part
 //! that varies between runs; it is replaced before comparing.
 
-use crate::common::*;
+use super::common::*;
 
 fn render(format: &str, file: &str) -> String {
     let dir = Dir::new();

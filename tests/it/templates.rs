@@ -10,20 +10,12 @@ use serde_json::{Value, json};
 
 const S1: &str = "b61e6ba5-3682-4dd6-b804-69b84b2d451c";
 
-fn amlaudit() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_amlaudit"));
-    cmd.env_remove("RUST_LOG").env("NO_COLOR", "1");
-    cmd
-}
+use crate::support::{amlaudit, demo_tenant as demo};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures/templates")
         .join(name)
-}
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo-tenant.json")
 }
 
 fn rg_ml_prod() -> String {

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::common::*;
+use super::common::*;
 
 const SANDBOX_ACR: &str = "mlacrsandbox";
 const PROD_ACR: &str = "mlacrprod";

@@ -4,7 +4,7 @@
 //! serves `IDENTITY_ENDPOINT`), reads the demo tenant through the real ARM paths, and must come
 //! back with exactly the fake's resources, whatever the fake throws at it.
 
-mod fake_azure;
+use crate::fake_azure;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use amlaudit::findings::Status;
 use serde_json::Value;
 
-use crate::common::*;
+use super::common::*;
 
 /// Scans a copy of the demo tenant named `snapshot.json` in the scratch directory, so the SARIF
 /// location is a relative path as it would be in a repository.

@@ -2,7 +2,6 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use serde_json::Value;
 
@@ -11,20 +10,12 @@ const ACR: &str = "/subscriptions/6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f/resourceG
 const GPU_PRINCIPAL: &str = "3c9b1a7e-52d4-4f8a-b6e0-9d2c4a1f7e35";
 const CPU_PRINCIPAL: &str = "a41f7c2e-9b3d-4e6a-8c5f-1d7e3b9a2c64";
 
-fn amlaudit() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_amlaudit"));
-    cmd.env_remove("RUST_LOG").env("NO_COLOR", "1");
-    cmd
-}
+use crate::support::{amlaudit, demo_tenant as demo};
 
 fn data(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/data")
         .join(name)
-}
-
-fn demo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo-tenant.json")
 }
 
 fn import_az(dir: &Path) -> PathBuf {

@@ -4,7 +4,7 @@ use amlaudit::findings::Status;
 use amlaudit::report::diff::ReportDiff;
 use serde_json::json;
 
-use crate::common::*;
+use super::common::*;
 
 #[test]
 fn diff_names_fixed_new_and_changed_and_exits_1_on_new_failures() {

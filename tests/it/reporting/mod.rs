@@ -1,6 +1,6 @@
 //! CI gate and compliance reporting (issue 5), tested through the real binary as a user runs
 //! it: exit codes, exemptions, baselines, every report format, the remediation script against
-//! hostile names, and `amlaudit diff`. One test binary, so the suite links once.
+//! hostile names, and `amlaudit diff`.
 
 mod baseline;
 mod common;

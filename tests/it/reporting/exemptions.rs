@@ -3,7 +3,7 @@
 
 use amlaudit::findings::Status;
 
-use crate::common::*;
+use super::common::*;
 
 const SANDBOX_ACR: &str = "/subscriptions/ec7ac8ad-1b2b-406b-aae1-2c972399d29d/resourceGroups/rg-ml-dev/providers/Microsoft.ContainerRegistry/registries/mlacrsandbox";
 
