@@ -61,8 +61,11 @@ use progress::Progress;
 /// api-versions, one per resource provider, as in the saved Microsoft REST examples.
 pub mod api {
     pub const ML: &str = "2025-06-01";
-    /// The first stable Container Registry api-version (package-2025-11) whose registry
-    /// properties carry `roleAssignmentMode`, which decides how pull is authorised.
+    /// A stable Container Registry api-version whose registry properties carry
+    /// `roleAssignmentMode`, which decides how pull is authorised: Azure/azure-rest-api-specs
+    /// publishes `Combine/stable/2025-11-01`, and its TypeSpec (`Registry/Registry.models.tsp`,
+    /// `RegistryProperties.roleAssignmentMode`, default `LegacyRegistryPermissions`) gates that
+    /// property to no preview version.
     pub const ACR: &str = "2025-11-01";
     pub const AKS: &str = "2025-07-01";
     pub const MANAGED_IDENTITY: &str = "2024-11-30";
