@@ -11,4 +11,4 @@ mod formats;
 mod gate;
 #[cfg(unix)]
 mod script;
-mod snapshots;
+mod writers;
