@@ -635,3 +635,59 @@ fn compact_evidence_trims_only_what_did_not_grant_a_pass_and_full_keeps_everythi
         "the demo tenant has failures with near misses, which compact must keep"
     );
 }
+
+/// The report without what differs between two runs of the same scan.
+fn comparable(out: &Path) -> Value {
+    let mut report = report(out);
+    report["generated_at"] = Value::Null;
+    report
+}
+
+#[test]
+fn rules_on_the_bytecode_vm_report_exactly_what_the_interpreter_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    // User rules beside the bundled ones: one that errs on one registry (a range over the
+    // budget, answered by amlaudit's bounded builtin on both paths), one that prints (kept on
+    // the interpreter), one that asks the permission engine and joins strings.
+    user_rule(
+        dir.path(),
+        "VM001",
+        "Errs on one registry",
+        "size := count(numbers.range(1, 1e12)) if input.resource.name == \"mlacrsandbox\"\n\nsize := 1 if input.resource.name != \"mlacrsandbox\"\n\nresult := {\"status\": \"pass\", \"message\": sprintf(\"fine %d\", [size])}",
+    );
+    user_rule(
+        dir.path(),
+        "VM002",
+        "Prints",
+        "result := {\"status\": \"pass\", \"message\": \"printed\"} if print(\"seen\", input.name)",
+    );
+    let policies = user_rule(
+        dir.path(),
+        "VM003",
+        "Asks the engine",
+        "d := amlaudit.access(\"00000000-0000-0000-0000-000000000000\", input.id, \"Microsoft.ContainerRegistry/registries/read\")\n\napplicable if input.resource.sku.name != \"Basic\"\n\nresult := {\"status\": \"unknown\", \"message\": concat(\" / \", [d.decision, replace(input.name, \"a\", \"A\")]), \"evidence\": [d]} if d.decision != \"granted\"\n\nelse := {\"status\": \"pass\", \"message\": d.summary, \"evidence\": [d]}",
+    );
+    let run = |out: &Path, vm: &str| {
+        scan(&demo(), out)
+            .arg("--policy-dir")
+            .arg(&policies)
+            .args(["--evidence", "full"])
+            .env("AMLAUDIT_RVM", vm)
+            .assert()
+            .code(2);
+    };
+    let (on_vm, interpreted) = (dir.path().join("vm"), dir.path().join("interpreter"));
+    run(&on_vm, "1");
+    run(&interpreted, "0");
+    let (on_vm, interpreted) = (comparable(&on_vm), comparable(&interpreted));
+    let results = on_vm["results"].as_array().unwrap();
+    let count = |id: &str, status: Option<&str>| {
+        results
+            .iter()
+            .filter(|r| r["rule_id"] == id && status.is_none_or(|s| r["status"] == s))
+            .count()
+    };
+    assert_eq!(count("VM001", Some("error")), 1);
+    assert!(count("VM002", None) > 0 && count("VM003", None) > 0);
+    assert_eq!(on_vm, interpreted);
+}
