@@ -560,66 +560,70 @@ impl Evaluator {
             .collect();
         types.sort();
         types.dedup();
-        // One input document per resource, shared by every rule on that type.
-        let subjects: HashMap<String, Vec<(&Value, regorus::Value)>> = types
-            .into_iter()
+        // Per type, the rules that read it; the work is every resource of those types. Each
+        // resource's input document is built once, used by every rule on its type and dropped,
+        // so the scan never holds all the documents at once.
+        let rules_of: Vec<Vec<usize>> = types
+            .iter()
             .map(|ty| {
-                let resources: Vec<&Value> = inventory.of_type(&ty).collect();
-                let inputs = resources
-                    .par_iter()
-                    .map(|r| (*r, regorus::Value::from(input::input_for(inventory, r))))
-                    .collect();
-                (ty, inputs)
+                (0..self.rules.len())
+                    .filter(|&ri| self.rules[ri].meta.resource_type.eq_ignore_ascii_case(ty))
+                    .collect()
             })
             .collect();
-        tracing::debug!("input documents built");
-        let work: Vec<(usize, usize)> = self
-            .rules
+        let work: Vec<(usize, usize, &Value)> = types
             .iter()
             .enumerate()
-            .flat_map(|(ri, rule)| {
-                let n = subjects
-                    .get(&rule.meta.resource_type.to_ascii_lowercase())
-                    .map_or(0, Vec::len);
-                (0..n).map(move |si| (ri, si))
+            .flat_map(|(ti, ty)| {
+                inventory
+                    .of_type(ty)
+                    .enumerate()
+                    .map(move |(si, r)| (ti, si, r))
             })
             .collect();
         // Time spent per rule, for `-vv`: which rule makes a large scan slow.
         let spent: Vec<std::sync::atomic::AtomicU64> =
             self.rules.iter().map(|_| Default::default()).collect();
-        let results: Vec<Result<Option<RuleResult>, PolicyError>> = work
+        let mut results: Vec<((usize, usize), Result<Option<RuleResult>, PolicyError>)> = work
             .par_iter()
-            .with_min_len(2048)
+            .with_min_len(256)
             .map_init(
                 || self.workers(),
-                |(engines, machines), &(ri, si)| {
-                    let rule = &self.rules[ri];
-                    let (resource, input) =
-                        &subjects[&rule.meta.resource_type.to_ascii_lowercase()][si];
-                    let started = std::time::Instant::now();
-                    let result = evaluate_one(
-                        &mut engines[ri],
-                        self.vm_run(machines, ri),
-                        rule,
-                        &self.queries[ri],
-                        &self.declared_at[ri],
-                        inventory,
-                        resource,
-                        input,
-                    );
-                    log_prints(&mut engines[ri], rule, resource);
-                    let result = match result {
-                        Err(e) if !self.fail_fast => Ok(Some(error_result(rule, resource, &e))),
-                        other => other,
-                    };
-                    spent[ri].fetch_add(
-                        started.elapsed().as_nanos() as u64,
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                    result
+                |(engines, machines), &(ti, si, resource)| {
+                    let input = regorus::Value::from(input::input_for(inventory, resource));
+                    let mut out = Vec::with_capacity(rules_of[ti].len());
+                    for &ri in &rules_of[ti] {
+                        let rule = &self.rules[ri];
+                        let started = std::time::Instant::now();
+                        let result = evaluate_one(
+                            &mut engines[ri],
+                            self.vm_run(machines, ri),
+                            rule,
+                            &self.queries[ri],
+                            &self.declared_at[ri],
+                            inventory,
+                            resource,
+                            &input,
+                        );
+                        log_prints(&mut engines[ri], rule, resource);
+                        let result = match result {
+                            Err(e) if !self.fail_fast => Ok(Some(error_result(rule, resource, &e))),
+                            other => other,
+                        };
+                        spent[ri].fetch_add(
+                            started.elapsed().as_nanos() as u64,
+                            std::sync::atomic::Ordering::Relaxed,
+                        );
+                        out.push(((ri, si), result));
+                    }
+                    out
                 },
             )
+            .flatten_iter()
             .collect();
+        // Rule by rule, each in the inventory's order, as results have always come: the first
+        // error --fail-fast reports, and the order of results the sort below finds equal.
+        results.sort_by_key(|(at, _)| *at);
         for (rule, nanos) in self.rules.iter().zip(&spent) {
             let busy =
                 std::time::Duration::from_nanos(nanos.load(std::sync::atomic::Ordering::Relaxed));
@@ -631,7 +635,7 @@ impl Evaluator {
             tracing::debug!(rule = %rule.meta.id, ?busy, on_vm, fallbacks, "rule evaluation time (summed over workers)");
         }
         let mut out = Vec::with_capacity(results.len());
-        for r in results {
+        for (_, r) in results {
             if let Some(result) = r? {
                 out.push(result);
             }
