@@ -418,6 +418,9 @@ pub struct Evaluator {
     fallbacks: Vec<std::sync::atomic::AtomicU64>,
 }
 
+/// What one (rule, resource) pair gave: no result (not applicable), a result, or an error.
+type PairResult = Result<Option<RuleResult>, PolicyError>;
+
 /// One worker's engines and VMs, one of each per rule.
 type Workers = (Vec<Engine>, Vec<Option<regorus::rvm::vm::RegoVM>>);
 
@@ -584,7 +587,7 @@ impl Evaluator {
         // Time spent per rule, for `-vv`: which rule makes a large scan slow.
         let spent: Vec<std::sync::atomic::AtomicU64> =
             self.rules.iter().map(|_| Default::default()).collect();
-        let mut results: Vec<((usize, usize), Result<Option<RuleResult>, PolicyError>)> = work
+        let mut results: Vec<((usize, usize), PairResult)> = work
             .par_iter()
             .with_min_len(256)
             .map_init(
