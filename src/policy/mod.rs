@@ -14,7 +14,9 @@
 //! evaluation fails (a Rego error, a malformed result, a [`budget`] overrun) becomes an `error`
 //! result naming the rule file and the resource, unless the evaluator fails fast. Other modules
 //! are libraries (`data.amlaudit.lib` ships with the bundled rules). Parameters are
-//! `data.amlaudit.params`. The engine is loaded once, then cloned per rayon worker.
+//! `data.amlaudit.params`. The engine is loaded once, then cloned per rayon worker; bundled rules
+//! also run compiled to regorus's bytecode VM, with the interpreter deciding whatever the VM
+//! cannot ([`vm`]).
 
 pub mod budget;
 pub mod builtins;

@@ -118,6 +118,14 @@ pub fn compile(
         .instructions
         .iter()
         .any(|i| matches!(i, Instruction::HostAwait { .. }));
+    // The parameters must load as they did on the interpreter; if the VM refused them, the rule
+    // would read undefined parameters.
+    let mut probe = RegoVM::new();
+    probe.load_program(Arc::clone(&program));
+    if let Err(e) = probe.set_data(data.clone()) {
+        tracing::debug!(rule = %rule_id, "runs on the interpreter: the VM refuses its data: {e}");
+        return None;
+    }
     tracing::debug!(rule = %rule_id, instructions = program.instructions.len(), awaits, "compiled to bytecode");
     Some(RuleProgram {
         program,
@@ -133,8 +141,7 @@ impl RuleProgram {
     pub fn machine(&self, budget: &Budget) -> RegoVM {
         let mut vm = RegoVM::new();
         vm.load_program(Arc::clone(&self.program));
-        // The data document holds only the parameters, which cannot clash with rule paths
-        // (the interpreter loaded the same document); if it ever did, the interpreter reports it.
+        // Checked when the rule was compiled: the VM accepts this data document.
         let _ = vm.set_data(self.data.clone());
         vm.set_execution_timer_config(Some(ExecutionTimerConfig {
             limit: budget.time,
