@@ -146,7 +146,37 @@ result := {
 	"message": sprintf("workspace `%s` has no container registry yet", [input.workspace.name]),
 } if {
 	count(registries) == 0
+} else := no_identity_failure if {
+	count(input.identities) == 0
+} else := missing_failure if {
+	count(missing) > 0
 } else := {
+	"status": "unknown",
+	"message": sprintf("%s: %s", [target, concat("; ", undecided_reasons)]),
+	"evidence": evidence,
+} if {
+	count(undecided_reasons) > 0
+} else := {
+	"status": "pass",
+	"message": sprintf("%s can pull from %s", [target, registry_list({r | some r, _ in registries})]),
+	"evidence": evidence,
+}
+
+# Why the result is unknown: registries whose pull cannot be decided, and listed private
+# registries that cannot be asked about.
+undecided_reasons := array.concat(
+	[sprintf("pull on %s cannot be decided: %s", [
+		registry_list(undecided),
+		concat("; ", {d.summary | some r in undecided; some d in decisions[r]; d.decision == "unknown"} | unresolved),
+	]) |
+		count(undecided) > 0
+	],
+	sort([reason | some reason in unusable_private]),
+)
+
+# The failures' results are rules of their own: as one `result`, its branches would need more
+# registers than the bytecode VM's window holds (src/policy/vm.rs), and AML002 is most of a scan.
+no_identity_failure := {
 	"status": "fail",
 	"message": sprintf("%s has no managed identity, so it cannot pull from %s", [target, registry_list({r | some r, _ in registries})]),
 	"remediation": array.concat(
@@ -156,9 +186,9 @@ result := {
 			some role in roles_for(r)
 		],
 	),
-} if {
-	count(input.identities) == 0
-} else := {
+}
+
+missing_failure := {
 	"status": "fail",
 	"message": sprintf("%s (%s) has no pull on %s: %s", [
 		target,
@@ -180,26 +210,4 @@ result := {
 			some r in sort([x | some x in blocked])
 		],
 	),
-} if {
-	count(missing) > 0
-} else := {
-	"status": "unknown",
-	"message": sprintf("%s: pull on %s cannot be decided: %s", [
-		target,
-		registry_list(undecided),
-		concat("; ", ({d.summary | some r in undecided; some d in decisions[r]; d.decision == "unknown"} | unresolved) | unusable_private),
-	]),
-	"evidence": evidence,
-} if {
-	count(undecided) > 0
-} else := {
-	"status": "unknown",
-	"message": sprintf("%s: %s", [target, concat("; ", unusable_private)]),
-	"evidence": evidence,
-} if {
-	count(unusable_private) > 0
-} else := {
-	"status": "pass",
-	"message": sprintf("%s can pull from %s", [target, registry_list({r | some r, _ in registries})]),
-	"evidence": evidence,
 }

@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 use super::Exit;
 use super::collect::CollectArgs;
+use crate::findings::evidence::{self, EvidenceDetail};
 use crate::findings::{Location, RuleResult, Severity, Status};
 use crate::gate::{Baseline, Exemptions, Gate, Verdict};
 use crate::inventory::{Inventory, Snapshot};
@@ -87,6 +88,11 @@ pub struct ScanArgs {
     /// errors in them, and exits 2.
     #[arg(long)]
     pub fail_fast: bool,
+    /// How much of the permission engine's evidence the reports keep: `compact` keeps, in pass
+    /// results, only what granted (the deciding assignment, role and scope); fail, unknown and
+    /// error results keep every candidate. `full` keeps every candidate everywhere.
+    #[arg(long, value_enum, value_name = "DETAIL", default_value = "compact")]
+    pub evidence: EvidenceDetail,
     /// Wall-clock seconds one rule may spend on one resource before it is stopped as an error.
     #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = positive_seconds)]
     pub rule_time_limit: f64,
@@ -315,6 +321,8 @@ fn audit_with(
     let baseline_report = baseline
         .as_ref()
         .map(|(path, b)| b.apply(&mut results, path));
+    // After fix proofs and the template annotations, which read the full evidence.
+    evidence::apply(&mut results, args.evidence);
     let rules = policies.rules.iter().map(|r| r.meta.clone()).collect();
     let mut report = Report::new(info, inventory.snapshot.scopes.clone(), rules, results);
     report.exemptions = exemption_report;

@@ -5,6 +5,7 @@
 //! POSIX shell only at the edge ([`quote`]), so a resource name with quotes, spaces or `$(...)` can
 //! never be executed as code. Whether a result's fix closes it is its [`FixCheck`].
 
+pub mod evidence;
 pub mod quote;
 pub mod review;
 pub mod summary;

@@ -113,6 +113,39 @@ impl Budget {
     }
 }
 
+/// The builtins [`Budget::apply`] replaces, by name, as the bytecode VM asks for them
+/// ([`super::vm`]).
+pub(super) const REPLACED: &[(&str, usize)] = &[
+    ("numbers.range", 2),
+    ("numbers.range_step", 3),
+    ("concat", 2),
+    ("replace", 3),
+];
+
+impl Budget {
+    /// Answers a call of a replaced builtin exactly as the extension [`Budget::apply`] installs;
+    /// `None` when `name` is not one of [`REPLACED`].
+    pub(super) fn call(&self, name: &str, args: &[Value]) -> Option<anyhow::Result<Value>> {
+        let max = self.max_elements;
+        let max_bytes = self.max_string_bytes;
+        Some(match name {
+            "numbers.range" => range(args, None, max),
+            "numbers.range_step" => {
+                let step = args.get(2).and_then(|v| v.as_i64().ok());
+                match step {
+                    Some(step) if step > 0 => range(args, Some(step), max),
+                    _ => Err(anyhow::anyhow!(
+                        "numbers.range_step: step must be a positive integer"
+                    )),
+                }
+            }
+            "concat" => concat(args, max_bytes),
+            "replace" => replace(args, max_bytes),
+            _ => return None,
+        })
+    }
+}
+
 /// `numbers.range(a, b)` / `numbers.range_step(a, b, step)` as OPA defines them (from `a` towards
 /// `b`, both ends included when reached), refusing to build more than `max` elements.
 fn range(args: &[Value], step: Option<i64>, max: usize) -> anyhow::Result<Value> {

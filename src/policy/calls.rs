@@ -136,6 +136,18 @@ pub fn check(
     check_recursion(&graph, &subject_of)
 }
 
+/// Every function the loaded modules call, by the name they call it (import aliases not
+/// resolved): what decides whether a rule can run on the bytecode VM ([`super::vm`]).
+pub fn called_names(engine: &mut Engine) -> HashSet<String> {
+    let mut found = Calls::default();
+    for module in engine.get_modules().iter() {
+        for rule in &module.policy {
+            rule_exprs(rule, &mut |e| collect_calls(e, &mut found));
+        }
+    }
+    found.calls.into_iter().map(|(name, _)| name).collect()
+}
+
 /// Rego forbids recursion, and regorus would follow a recursive function until the stack
 /// overflows and the process aborts; a cycle in the call graph is refused at load, naming the
 /// call that closes it.

@@ -14,7 +14,9 @@
 //! evaluation fails (a Rego error, a malformed result, a [`budget`] overrun) becomes an `error`
 //! result naming the rule file and the resource, unless the evaluator fails fast. Other modules
 //! are libraries (`data.amlaudit.lib` ships with the bundled rules). Parameters are
-//! `data.amlaudit.params`. The engine is loaded once, then cloned per rayon worker.
+//! `data.amlaudit.params`. The engine is loaded once, then cloned per rayon worker; bundled rules
+//! also run compiled to regorus's bytecode VM, with the interpreter deciding whatever the VM
+//! cannot ([`vm`]).
 
 pub mod budget;
 pub mod builtins;
@@ -27,6 +29,7 @@ pub mod params;
 mod prove;
 pub mod skeleton;
 pub mod testing;
+pub mod vm;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -408,6 +411,28 @@ pub struct Evaluator {
     declared_at: Vec<(String, String)>,
     /// Stop at the first pair that cannot be evaluated instead of recording an `error` result.
     fail_fast: bool,
+    /// Per rule: its bytecode, when it runs on the VM ([`vm`]).
+    programs: Vec<Option<vm::RuleProgram>>,
+    /// What the VM's host calls answer from.
+    index: Arc<PermissionIndex>,
+    budget: Budget,
+    /// Per rule: pairs the VM left to the interpreter (for `-vv`).
+    fallbacks: Vec<std::sync::atomic::AtomicU64>,
+}
+
+/// What one (rule, resource) pair gave: no result (not applicable), a result, or an error.
+type PairResult = Result<Option<RuleResult>, PolicyError>;
+
+/// One worker's engines and VMs, one of each per rule.
+type Workers = (Vec<Engine>, Vec<Option<regorus::rvm::vm::RegoVM>>);
+
+/// A rule's VM for one evaluation, with what its host calls answer from.
+struct VmRun<'a> {
+    program: &'a vm::RuleProgram,
+    machine: &'a mut regorus::rvm::vm::RegoVM,
+    index: &'a PermissionIndex,
+    budget: &'a Budget,
+    fallbacks: &'a std::sync::atomic::AtomicU64,
 }
 
 // Engines are cloned into rayon workers; this fails to compile if regorus stops being Send.
@@ -428,6 +453,10 @@ impl Evaluator {
         let mut queries = Vec::with_capacity(set.rules.len());
         let mut engines = Vec::with_capacity(set.rules.len());
         let mut declared_at = Vec::with_capacity(set.rules.len());
+        let mut programs = Vec::with_capacity(set.rules.len());
+        let use_vm = vm::enabled();
+        let data =
+            regorus::Value::from(serde_json::json!({"amlaudit": {"params": params.to_json()}}));
         for rule in &set.rules {
             let text = set
                 .modules
@@ -458,6 +487,12 @@ impl Evaluator {
             // `print()` output goes to the debug log, never straight to the terminal (and so
             // not at all under `-q`).
             engine.set_gather_prints(true);
+            let queries = queries.last().expect("pushed above");
+            programs.push(
+                (use_vm && rule.bundled)
+                    .then(|| vm::compile(&engine, &rule.meta.id, queries, data.clone()))
+                    .flatten(),
+            );
             engines.push(engine);
         }
         Ok(Evaluator {
@@ -466,6 +501,51 @@ impl Evaluator {
             queries,
             declared_at,
             fail_fast: false,
+            fallbacks: programs.iter().map(|_| Default::default()).collect(),
+            programs,
+            index,
+            budget: set.budget,
+        })
+    }
+
+    /// Every rule on the interpreter, as with `AMLAUDIT_RVM=0`.
+    pub fn without_vm(mut self) -> Self {
+        self.programs.iter_mut().for_each(|p| *p = None);
+        self
+    }
+
+    /// The ids of the rules that run on the bytecode VM.
+    pub fn rules_on_vm(&self) -> Vec<&str> {
+        self.rules
+            .iter()
+            .zip(&self.programs)
+            .filter(|(_, p)| p.is_some())
+            .map(|(r, _)| r.meta.id.as_str())
+            .collect()
+    }
+
+    /// A fresh set of engines and VMs for one rayon worker.
+    fn workers(&self) -> Workers {
+        let machines = self
+            .programs
+            .iter()
+            .map(|p| p.as_ref().map(|p| p.machine(&self.budget)))
+            .collect();
+        (self.engines.clone(), machines)
+    }
+
+    /// Rule `ri`'s VM in `workers`, when it runs on one.
+    fn vm_run<'a>(
+        &'a self,
+        machines: &'a mut [Option<regorus::rvm::vm::RegoVM>],
+        ri: usize,
+    ) -> Option<VmRun<'a>> {
+        Some(VmRun {
+            program: self.programs[ri].as_ref()?,
+            machine: machines[ri].as_mut()?,
+            index: &self.index,
+            budget: &self.budget,
+            fallbacks: &self.fallbacks[ri],
         })
     }
 
@@ -485,72 +565,82 @@ impl Evaluator {
             .collect();
         types.sort();
         types.dedup();
-        // One input document per resource, shared by every rule on that type.
-        let subjects: HashMap<String, Vec<(&Value, regorus::Value)>> = types
-            .into_iter()
+        // Per type, the rules that read it; the work is every resource of those types. Each
+        // resource's input document is built once, used by every rule on its type and dropped,
+        // so the scan never holds all the documents at once.
+        let rules_of: Vec<Vec<usize>> = types
+            .iter()
             .map(|ty| {
-                let resources: Vec<&Value> = inventory.of_type(&ty).collect();
-                let inputs = resources
-                    .par_iter()
-                    .map(|r| (*r, regorus::Value::from(input::input_for(inventory, r))))
-                    .collect();
-                (ty, inputs)
+                (0..self.rules.len())
+                    .filter(|&ri| self.rules[ri].meta.resource_type.eq_ignore_ascii_case(ty))
+                    .collect()
             })
             .collect();
-        tracing::debug!("input documents built");
-        let work: Vec<(usize, usize)> = self
-            .rules
+        let work: Vec<(usize, usize, &Value)> = types
             .iter()
             .enumerate()
-            .flat_map(|(ri, rule)| {
-                let n = subjects
-                    .get(&rule.meta.resource_type.to_ascii_lowercase())
-                    .map_or(0, Vec::len);
-                (0..n).map(move |si| (ri, si))
+            .flat_map(|(ti, ty)| {
+                inventory
+                    .of_type(ty)
+                    .enumerate()
+                    .map(move |(si, r)| (ti, si, r))
             })
             .collect();
         // Time spent per rule, for `-vv`: which rule makes a large scan slow.
         let spent: Vec<std::sync::atomic::AtomicU64> =
             self.rules.iter().map(|_| Default::default()).collect();
-        let results: Vec<Result<Option<RuleResult>, PolicyError>> = work
+        let mut results: Vec<((usize, usize), PairResult)> = work
             .par_iter()
-            .with_min_len(2048)
+            .with_min_len(256)
             .map_init(
-                || self.engines.clone(),
-                |engines, &(ri, si)| {
-                    let rule = &self.rules[ri];
-                    let (resource, input) =
-                        &subjects[&rule.meta.resource_type.to_ascii_lowercase()][si];
-                    let started = std::time::Instant::now();
-                    let result = evaluate_one(
-                        &mut engines[ri],
-                        rule,
-                        &self.queries[ri],
-                        &self.declared_at[ri],
-                        inventory,
-                        resource,
-                        input,
-                    );
-                    log_prints(&mut engines[ri], rule, resource);
-                    let result = match result {
-                        Err(e) if !self.fail_fast => Ok(Some(error_result(rule, resource, &e))),
-                        other => other,
-                    };
-                    spent[ri].fetch_add(
-                        started.elapsed().as_nanos() as u64,
-                        std::sync::atomic::Ordering::Relaxed,
-                    );
-                    result
+                || self.workers(),
+                |(engines, machines), &(ti, si, resource)| {
+                    let input = regorus::Value::from(input::input_for(inventory, resource));
+                    let mut out = Vec::with_capacity(rules_of[ti].len());
+                    for &ri in &rules_of[ti] {
+                        let rule = &self.rules[ri];
+                        let started = std::time::Instant::now();
+                        let result = evaluate_one(
+                            &mut engines[ri],
+                            self.vm_run(machines, ri),
+                            rule,
+                            &self.queries[ri],
+                            &self.declared_at[ri],
+                            inventory,
+                            resource,
+                            &input,
+                        );
+                        log_prints(&mut engines[ri], rule, resource);
+                        let result = match result {
+                            Err(e) if !self.fail_fast => Ok(Some(error_result(rule, resource, &e))),
+                            other => other,
+                        };
+                        spent[ri].fetch_add(
+                            started.elapsed().as_nanos() as u64,
+                            std::sync::atomic::Ordering::Relaxed,
+                        );
+                        out.push(((ri, si), result));
+                    }
+                    out
                 },
             )
+            .flatten_iter()
             .collect();
+        // Rule by rule, each in the inventory's order, as results have always come: the first
+        // error --fail-fast reports, and the order of results the sort below finds equal.
+        results.sort_by_key(|(at, _)| *at);
         for (rule, nanos) in self.rules.iter().zip(&spent) {
             let busy =
                 std::time::Duration::from_nanos(nanos.load(std::sync::atomic::Ordering::Relaxed));
-            tracing::debug!(rule = %rule.meta.id, ?busy, "rule evaluation time (summed over workers)");
+            let ri = self.rules.iter().position(|r| r.meta.id == rule.meta.id);
+            let on_vm = ri.is_some_and(|ri| self.programs[ri].is_some());
+            let fallbacks = ri.map_or(0, |ri| {
+                self.fallbacks[ri].load(std::sync::atomic::Ordering::Relaxed)
+            });
+            tracing::debug!(rule = %rule.meta.id, ?busy, on_vm, fallbacks, "rule evaluation time (summed over workers)");
         }
         let mut out = Vec::with_capacity(results.len());
-        for r in results {
+        for (_, r) in results {
             if let Some(result) = r? {
                 out.push(result);
             }
@@ -560,8 +650,10 @@ impl Evaluator {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn evaluate_one(
     engine: &mut Engine,
+    vm: Option<VmRun<'_>>,
     rule: &Rule,
     (applicable_query, result_query): &(Option<String>, String),
     (applicable_at, result_at): &(String, String),
@@ -594,28 +686,44 @@ fn evaluate_one(
             }
         }
     };
-    engine.set_input(input.clone());
-    // A declared `applicable` that is false or undefined (its body did not hold) skips the pair.
-    if let Some(query) = applicable_query {
-        match engine
-            .eval_rule(query.clone())
-            .map_err(eval_error(applicable_at.clone(), "applicable"))?
-        {
-            regorus::Value::Bool(true) => {}
-            regorus::Value::Bool(false) | regorus::Value::Undefined => return Ok(None),
-            other => {
-                return Err(PolicyError::BadResult {
-                    file: rule.file.clone(),
-                    rule_id: rule.meta.id.clone(),
-                    resource_id: resource_id.to_string(),
-                    message: format!("`applicable` must be a boolean, got {other}"),
-                });
-            }
+    let on_vm = vm.and_then(|vm| {
+        let outcome = vm.program.run(vm.machine, vm.index, vm.budget, input);
+        if outcome.is_none() {
+            vm.fallbacks
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
-    }
-    let output = engine
-        .eval_rule(result_query.clone())
-        .map_err(eval_error(result_at.clone(), "result"))?;
+        outcome
+    });
+    let output = match on_vm {
+        Some(vm::Outcome::NotApplicable) => return Ok(None),
+        Some(vm::Outcome::Result(output)) => output,
+        // Not on the VM, or the VM could not decide: the interpreter does, as it always has.
+        None => {
+            engine.set_input(input.clone());
+            // A declared `applicable` that is false or undefined (its body did not hold) skips
+            // the pair.
+            if let Some(query) = applicable_query {
+                match engine
+                    .eval_rule(query.clone())
+                    .map_err(eval_error(applicable_at.clone(), "applicable"))?
+                {
+                    regorus::Value::Bool(true) => {}
+                    regorus::Value::Bool(false) | regorus::Value::Undefined => return Ok(None),
+                    other => {
+                        return Err(PolicyError::BadResult {
+                            file: rule.file.clone(),
+                            rule_id: rule.meta.id.clone(),
+                            resource_id: resource_id.to_string(),
+                            message: format!("`applicable` must be a boolean, got {other}"),
+                        });
+                    }
+                }
+            }
+            engine
+                .eval_rule(result_query.clone())
+                .map_err(eval_error(result_at.clone(), "result"))?
+        }
+    };
     let mut result = base_result(rule, resource);
     if output == regorus::Value::Undefined {
         result.status = Status::Unknown;

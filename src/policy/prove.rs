@@ -25,8 +25,8 @@ impl Evaluator {
             .par_iter()
             .with_min_len(64)
             .map_init(
-                || self.engines.clone(),
-                |engines, &i| (i, self.prove_one(engines, inventory, &results[i])),
+                || self.workers(),
+                |workers, &i| (i, self.prove_one(workers, inventory, &results[i])),
             )
             .collect();
         for (i, check) in checks {
@@ -42,7 +42,7 @@ impl Evaluator {
 
     fn prove_one(
         &self,
-        engines: &mut [regorus::Engine],
+        (engines, machines): &mut super::Workers,
         inventory: &Inventory,
         result: &RuleResult,
     ) -> FixCheck {
@@ -87,6 +87,7 @@ impl Evaluator {
         let after = builtins::with_extra_assignments(overlay.assignments(), || {
             evaluate_one(
                 &mut engines[ri],
+                self.vm_run(machines, ri),
                 rule,
                 &self.queries[ri],
                 &self.declared_at[ri],

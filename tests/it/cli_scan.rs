@@ -546,3 +546,140 @@ fn a_user_rule_runs_beside_the_bundled_ones() {
         .collect();
     assert_eq!(corp.len(), 10);
 }
+
+/// Every `does_not_grant` entry of the permission engine's answers in `value`, at any depth.
+fn not_granting(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.iter().map(not_granting).sum(),
+        Value::Object(obj) => {
+            usize::from(obj.get("contribution") == Some(&json!("does_not_grant")))
+                + obj.values().map(not_granting).sum::<usize>()
+        }
+        _ => 0,
+    }
+}
+
+/// The `evidence_omitted` counts in `value`, summed.
+fn omitted(value: &Value) -> u64 {
+    match value {
+        Value::Array(items) => items.iter().map(omitted).sum(),
+        Value::Object(obj) => {
+            obj.get("evidence_omitted")
+                .and_then(Value::as_u64)
+                .unwrap_or(0)
+                + obj.values().map(omitted).sum::<u64>()
+        }
+        _ => 0,
+    }
+}
+
+#[test]
+fn compact_evidence_trims_only_what_did_not_grant_a_pass_and_full_keeps_everything() {
+    let compact_dir = tempfile::tempdir().unwrap();
+    let full_dir = tempfile::tempdir().unwrap();
+    scan(&demo(), compact_dir.path()).assert().code(1);
+    scan(&demo(), full_dir.path())
+        .args(["--evidence", "full"])
+        .assert()
+        .code(1);
+    let compact = report(compact_dir.path());
+    let full = report(full_dir.path());
+    let compact = compact["results"].as_array().unwrap();
+    let full = full["results"].as_array().unwrap();
+    assert_eq!(compact.len(), full.len());
+    let (mut trimmed, mut kept_elsewhere) = (0, 0);
+    for (c, f) in compact.iter().zip(full) {
+        assert_eq!(
+            (&c["rule_id"], &c["resource_id"]),
+            (&f["rule_id"], &f["resource_id"])
+        );
+        // `full` leaves nothing out.
+        assert_eq!(omitted(&f["evidence"]), 0, "{f}");
+        if c["status"] == "pass" {
+            // Only not-granting candidates go, each one counted; the grants stay.
+            assert_eq!(not_granting(&c["evidence"]), 0, "{c}");
+            assert_eq!(
+                omitted(&c["evidence"]) as usize,
+                not_granting(&f["evidence"]),
+                "{f}"
+            );
+            trimmed += not_granting(&f["evidence"]);
+            let grants = |v: &Value| v.to_string().matches("\"grants\"").count();
+            assert_eq!(grants(&c["evidence"]), grants(&f["evidence"]), "{c}");
+            let without_evidence = |r: &Value| {
+                let mut r = r.clone();
+                r["evidence"] = Value::Null;
+                r
+            };
+            assert_eq!(without_evidence(c), without_evidence(f));
+        } else {
+            // Fail, unknown and the rest keep every candidate: the near misses say what to fix.
+            assert_eq!(c, f);
+            kept_elsewhere += not_granting(&c["evidence"]);
+        }
+    }
+    assert!(
+        trimmed > 0,
+        "the demo tenant has passes with candidates that did not grant"
+    );
+    assert!(
+        kept_elsewhere > 0,
+        "the demo tenant has failures with near misses, which compact must keep"
+    );
+}
+
+/// The report without what differs between two runs of the same scan.
+fn comparable(out: &Path) -> Value {
+    let mut report = report(out);
+    report["generated_at"] = Value::Null;
+    report
+}
+
+#[test]
+fn rules_on_the_bytecode_vm_report_exactly_what_the_interpreter_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    // User rules beside the bundled ones: one that errs on one registry (a range over the
+    // budget, answered by amlaudit's bounded builtin on both paths), one that prints (kept on
+    // the interpreter), one that asks the permission engine and joins strings.
+    user_rule(
+        dir.path(),
+        "VM001",
+        "Errs on one registry",
+        "size := count(numbers.range(1, 1e12)) if input.resource.name == \"mlacrsandbox\"\n\nsize := 1 if input.resource.name != \"mlacrsandbox\"\n\nresult := {\"status\": \"pass\", \"message\": sprintf(\"fine %d\", [size])}",
+    );
+    user_rule(
+        dir.path(),
+        "VM002",
+        "Prints",
+        "result := {\"status\": \"pass\", \"message\": \"printed\"} if print(\"seen\", input.name)",
+    );
+    let policies = user_rule(
+        dir.path(),
+        "VM003",
+        "Asks the engine",
+        "d := amlaudit.access(\"00000000-0000-0000-0000-000000000000\", input.id, \"Microsoft.ContainerRegistry/registries/read\")\n\napplicable if input.resource.sku.name != \"Basic\"\n\nresult := {\"status\": \"unknown\", \"message\": concat(\" / \", [d.decision, replace(input.name, \"a\", \"A\")]), \"evidence\": [d]} if d.decision != \"granted\"\n\nelse := {\"status\": \"pass\", \"message\": d.summary, \"evidence\": [d]}",
+    );
+    let run = |out: &Path, vm: &str| {
+        scan(&demo(), out)
+            .arg("--policy-dir")
+            .arg(&policies)
+            .args(["--evidence", "full"])
+            .env("AMLAUDIT_RVM", vm)
+            .assert()
+            .code(2);
+    };
+    let (on_vm, interpreted) = (dir.path().join("vm"), dir.path().join("interpreter"));
+    run(&on_vm, "1");
+    run(&interpreted, "0");
+    let (on_vm, interpreted) = (comparable(&on_vm), comparable(&interpreted));
+    let results = on_vm["results"].as_array().unwrap();
+    let count = |id: &str, status: Option<&str>| {
+        results
+            .iter()
+            .filter(|r| r["rule_id"] == id && status.is_none_or(|s| r["status"] == s))
+            .count()
+    };
+    assert_eq!(count("VM001", Some("error")), 1);
+    assert!(count("VM002", None) > 0 && count("VM003", None) > 0);
+    assert_eq!(on_vm, interpreted);
+}
