@@ -19,7 +19,7 @@ use super::Exit;
 use super::collect::CollectArgs;
 use crate::findings::evidence::{self, EvidenceDetail};
 use crate::findings::{Location, RuleResult, Severity, Status};
-use crate::gate::{Baseline, Exemptions, Gate, Verdict};
+use crate::gate::{Baseline, Exemptions, Gate, GateOutcome, Verdict};
 use crate::inventory::{Inventory, Snapshot};
 use crate::output::{PendingFile, write_all, write_atomically};
 use crate::permissions::PermissionIndex;
@@ -333,6 +333,7 @@ fn audit_with(
         no_fail: args.no_fail,
         allow_unknown: args.allow_unknown,
     };
+    let outcome = gate.outcome(&report.results, &report.summary);
     let mut formats = vec![Format::Json, Format::Csv];
     for format in &args.formats {
         if !formats.contains(format) {
@@ -343,7 +344,7 @@ fn audit_with(
     // leaves the output directory (and the baseline) as they were.
     let mut files = formats
         .par_iter()
-        .map(|format| report::pending(*format, &report, &args.out_dir, &gate))
+        .map(|format| report::pending(*format, &report, &args.out_dir, &outcome))
         .collect::<Result<Vec<_>, _>>()?
         .into_iter()
         .flatten()
@@ -361,7 +362,7 @@ fn audit_with(
     tracing::info!(elapsed = ?started.elapsed(), "reports written");
     if !args.quiet {
         warn_about_exemptions(&report);
-        print_stdout(&report, args, &gate)?;
+        print_stdout(&report, args, &outcome)?;
     }
     // Errors are reported even under -q: they decide the exit status.
     report_rule_errors(&report);
@@ -376,7 +377,7 @@ fn audit_with(
     // Freeing a large tenant's millions of small allocations takes seconds; the process is about
     // to exit and the OS reclaims it all at once.
     std::mem::forget(inventory);
-    let verdict = gate.verdict(&report.results, &report.summary);
+    let verdict = outcome.verdict;
     std::mem::forget(report);
     Ok(match verdict {
         Verdict::Error => Exit::Error,
@@ -387,7 +388,7 @@ fn audit_with(
     })
 }
 
-fn print_stdout(report: &Report, args: &ScanArgs, gate: &Gate) -> anyhow::Result<()> {
+fn print_stdout(report: &Report, args: &ScanArgs, gate: &GateOutcome) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let color = stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let mut out = stdout.lock();

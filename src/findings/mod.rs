@@ -9,6 +9,7 @@ pub mod evidence;
 pub mod quote;
 pub mod review;
 pub mod summary;
+pub mod verdict;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -14,22 +14,9 @@ use crate::findings::review::BaselineState;
 pub use crate::findings::review::ResultRef;
 use crate::findings::summary::Summary;
 use crate::findings::{RuleResult, Severity, Status};
+pub use crate::findings::verdict::{GateOutcome, Verdict};
 pub use baseline::Baseline;
 pub use exemptions::Exemptions;
-
-/// What the gate concluded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// Nothing failed at or above the threshold and everything could be seen.
-    Clean,
-    /// A `fail` at or above the threshold.
-    Violations,
-    /// Nothing failed, but some result is `unknown` or some scope was not read completely.
-    Incomplete,
-    /// A rule could not be evaluated on some resource: the audit itself is broken, whatever
-    /// `--no-fail` or `--allow-unknown` say.
-    Error,
-}
 
 /// How strict the gate is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +40,16 @@ impl Default for Gate {
 }
 
 impl Gate {
+    /// The verdict with the settings that explain it, as the reports show it.
+    pub fn outcome(&self, results: &[RuleResult], summary: &Summary) -> GateOutcome {
+        GateOutcome {
+            verdict: self.verdict(results, summary),
+            fail_on: self.fail_on,
+            no_fail: self.no_fail,
+            allow_unknown: self.allow_unknown,
+        }
+    }
+
     /// The verdict on a set of results and their [`Summary`] (which says what was not read).
     pub fn verdict(&self, results: &[RuleResult], summary: &Summary) -> Verdict {
         if summary.by_status.error > 0 {

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Counts, RenderError, Report};
 use crate::findings::{RuleResult, Severity, Status};
-use crate::gate::{Gate, Verdict};
+use crate::findings::verdict::{GateOutcome, Verdict};
 use crate::inventory::ScopeStatus;
 
 /// The file the HTML report is written to.
@@ -61,7 +61,7 @@ const SEVERITIES: [Severity; 4] = [
 ];
 
 /// Renders the report as one HTML page; `gate` is the gate the scan ran with, for the verdict.
-pub fn render(report: &Report, gate: &Gate) -> Result<String, RenderError> {
+pub fn render(report: &Report, gate: &GateOutcome) -> Result<String, RenderError> {
     let data = embedded_json(report);
     let (unknowns, more_unknowns) = unknown_rows(report);
     let page = Page {
@@ -236,9 +236,9 @@ struct UnreadScope {
 }
 
 impl Header {
-    fn new(report: &Report, gate: &Gate) -> Self {
+    fn new(report: &Report, gate: &GateOutcome) -> Self {
         let snapshot = &report.snapshot;
-        let (verdict_class, verdict, verdict_detail) = match gate.verdict(&report.results, &report.summary) {
+        let (verdict_class, verdict, verdict_detail) = match gate.verdict {
             Verdict::Error => (
                 "fail",
                 "Rule errors (exit 2)",
@@ -858,7 +858,13 @@ mod tests {
             "/subscriptions/s/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/a</script>",
             Status::Fail,
         )]);
-        let page = render(&report, &Gate::default()).unwrap();
+        let gate = GateOutcome {
+            verdict: Verdict::Violations,
+            fail_on: Severity::Low,
+            no_fail: false,
+            allow_unknown: false,
+        };
+        let page = render(&report, &gate).unwrap();
         let between = |open: &str| {
             let start = page.find(open).unwrap() + open.len();
             let end = start + page[start..].find("</").unwrap();

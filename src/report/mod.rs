@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use crate::findings::RuleResult;
 pub use crate::findings::review::{BaselineReport, ExemptionReport};
 pub use crate::findings::summary::{Counts, Summary};
-use crate::gate::Gate;
+use crate::findings::verdict::GateOutcome;
 use crate::inventory::{ScopeCoverage, ScopeStatus};
 use crate::output::{PendingFile, WriteError, write_atomically, write_atomically_executable};
 use crate::policy::RuleMeta;
@@ -266,9 +266,14 @@ impl Format {
         }
     }
 
-    /// Renders the report in this format; `gate` is the gate the scan ran with (the HTML page
-    /// shows its verdict).
-    pub fn render(self, report: &Report, color: bool, gate: &Gate) -> Result<Vec<u8>, RenderError> {
+    /// Renders the report in this format; `gate` is what the scan's gate concluded (the HTML
+    /// page shows it).
+    pub fn render(
+        self,
+        report: &Report,
+        color: bool,
+        gate: &GateOutcome,
+    ) -> Result<Vec<u8>, RenderError> {
         Ok(match self {
             Format::Table => table::render(
                 report,
@@ -298,7 +303,7 @@ pub fn pending(
     format: Format,
     report: &Report,
     out_dir: &Path,
-    gate: &Gate,
+    gate: &GateOutcome,
 ) -> Result<Option<PendingFile>, RenderError> {
     let Some(name) = format.file_name() else {
         return Ok(None);
@@ -315,7 +320,7 @@ pub fn write(
     format: Format,
     report: &Report,
     out_dir: &Path,
-    gate: &Gate,
+    gate: &GateOutcome,
 ) -> Result<(), RenderError> {
     let Some(name) = format.file_name() else {
         return Ok(());
