@@ -4,6 +4,7 @@
 //! assignments reference, and management-group ancestry. [`Accumulator::finish`] turns it into a
 //! [`Snapshot`] whose `scopes` say exactly which reads failed.
 
+use crate::inventory::ArmType;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
@@ -122,7 +123,7 @@ impl Accumulator {
             .next()
             .cloned()
             .unwrap_or_default();
-        self.add(&first, super::names::ROLE_DEFINITION, definition);
+        self.add(&first, ArmType::RoleDefinition.canonical(), definition);
         for sub in &role.subscriptions {
             self.read_ok(sub);
         }

@@ -11,8 +11,9 @@ use serde_json::{Map, Value, json};
 
 use super::client::{Client, RequestError};
 use super::endpoints::Endpoints;
-use super::{CollectError, Ctx, TENANT_KEY, TOP_LEVEL, Tasks, api, names};
+use super::{CollectError, Ctx, TENANT_KEY, TOP_LEVEL, Tasks, api};
 use crate::ids;
+use crate::inventory::ArmType;
 use crate::permissions::catalogue;
 
 /// The whole ARM-mode collection.
@@ -49,7 +50,7 @@ async fn subscription(ctx: Arc<Ctx>, sub: String) {
     }
     for &(ty, version) in TOP_LEVEL {
         let (ctx, s) = (ctx.clone(), sub.clone());
-        if ty == names::WORKSPACE {
+        if ty == ArmType::Workspace.canonical() {
             tasks.spawn(&sub, async move { workspaces(ctx, s).await });
         } else {
             tasks.spawn(&sub, async move {
@@ -84,12 +85,13 @@ async fn subscription_object(ctx: &Ctx, sub: &str) {
             // ARM's subscription object carries no `type`; the snapshot needs one.
             if let Some(obj) = object.as_object_mut() {
                 obj.entry("type")
-                    .or_insert_with(|| Value::String(names::SUBSCRIPTION.into()));
+                    .or_insert_with(|| Value::String(ArmType::Subscription.canonical().into()));
             }
-            ctx.acc.add(sub, names::SUBSCRIPTION, object);
+            ctx.acc.add(sub, ArmType::Subscription.canonical(), object);
         }),
     };
-    ctx.acc.record(sub, names::SUBSCRIPTION, &outcome);
+    ctx.acc
+        .record(sub, ArmType::Subscription.canonical(), &outcome);
     ctx.progress.finish_one(sub);
 }
 
@@ -114,7 +116,7 @@ pub(crate) async fn role_assignments(ctx: &Ctx, sub: &str, which: Assignments) {
                 .arm_url_with(&path, api::AUTHORIZATION, &[("$filter", "atScope()")])
         }
     };
-    ctx.read_list(sub, sub, names::ROLE_ASSIGNMENT, url, Ok)
+    ctx.read_list(sub, sub, ArmType::RoleAssignment.canonical(), url, Ok)
         .await;
 }
 
@@ -129,7 +131,7 @@ pub(crate) async fn deny_assignments(ctx: &Ctx, sub: &str) {
             ctx.client
                 .list(sub, url, false, |items| {
                     for item in items {
-                        ctx.acc.add(sub, names::DENY_ASSIGNMENT, item);
+                        ctx.acc.add(sub, ArmType::DenyAssignment.canonical(), item);
                     }
                 })
                 .await
@@ -138,7 +140,8 @@ pub(crate) async fn deny_assignments(ctx: &Ctx, sub: &str) {
     if outcome.is_ok() {
         ctx.acc.deny_assignments_read(sub);
     }
-    ctx.acc.record(sub, names::DENY_ASSIGNMENT, &outcome);
+    ctx.acc
+        .record(sub, ArmType::DenyAssignment.canonical(), &outcome);
     ctx.progress.finish_one(sub);
 }
 
@@ -171,11 +174,14 @@ impl WorkspaceRef {
 
 async fn workspaces(ctx: Arc<Ctx>, sub: String) {
     let url = ctx.endpoints.arm_url(
-        &format!("/subscriptions/{sub}/providers/{}", names::WORKSPACE),
+        &format!(
+            "/subscriptions/{sub}/providers/{}",
+            ArmType::Workspace.canonical()
+        ),
         api::ML,
     );
     let mut children = Tasks::new();
-    ctx.read_list(&sub, &sub, names::WORKSPACE, url, |ws| {
+    ctx.read_list(&sub, &sub, ArmType::Workspace.canonical(), url, |ws| {
         // Children start as soon as their workspace's page arrives, not after the last page.
         if let Some(w) = WorkspaceRef::of(&ws) {
             children.spawn(&sub, workspace_children(ctx.clone(), sub.clone(), w));
@@ -191,7 +197,7 @@ pub(crate) async fn workspace_children(ctx: Arc<Ctx>, sub: String, ws: Workspace
     let computes = ctx.read_list(
         &sub,
         &sub,
-        names::COMPUTE,
+        ArmType::Compute.canonical(),
         ctx.endpoints
             .arm_url(&format!("{}/computes", ws.id), api::ML),
         Ok,
@@ -199,7 +205,7 @@ pub(crate) async fn workspace_children(ctx: Arc<Ctx>, sub: String, ws: Workspace
     let connections = ctx.read_list(
         &sub,
         &sub,
-        names::CONNECTION,
+        ArmType::Connection.canonical(),
         ctx.endpoints
             .arm_url(&format!("{}/connections", ws.id), api::ML),
         Ok,
@@ -215,7 +221,7 @@ pub(crate) async fn workspace_children(ctx: Arc<Ctx>, sub: String, ws: Workspace
                 ws.id
             )),
         };
-        ctx.read_list(&sub, &sub, names::SERVICE, url, |item| {
+        ctx.read_list(&sub, &sub, ArmType::Service.canonical(), url, |item| {
             service_resource(&ws, item)
         })
         .await;
@@ -243,7 +249,7 @@ fn service_resource(ws: &WorkspaceRef, item: Value) -> Result<Value, String> {
     };
     let mut out = Map::new();
     out.insert("id".into(), json!(format!("{}/services/{name}", ws.id)));
-    out.insert("type".into(), json!(names::SERVICE));
+    out.insert("type".into(), json!(ArmType::Service.canonical()));
     out.insert("name".into(), json!(name));
     if let Some(location) = fields.remove("location") {
         out.insert("location".into(), location);
@@ -302,7 +308,7 @@ async fn role_definition(ctx: &Ctx, role: super::accumulate::RoleRef) {
             for sub in &role.subscriptions {
                 ctx.acc.read_failed(
                     sub,
-                    names::ROLE_DEFINITION,
+                    ArmType::RoleDefinition.canonical(),
                     format!("{}: {e}", role.guid),
                     e.http_status(),
                 );
@@ -461,7 +467,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(svc["id"], format!("{}/services/score", ws.id));
-        assert_eq!(svc["type"], names::SERVICE);
+        assert_eq!(svc["type"], ArmType::Service.canonical());
         assert_eq!(svc["properties"]["computeType"], "ACI");
         assert!(svc["properties"].get("name").is_none());
         assert!(service_resource(&ws, json!({"computeType": "ACI"})).is_err());

@@ -16,8 +16,9 @@ use serde_json::Value;
 
 use super::arm::{self, Assignments, WorkspaceRef};
 use super::client::RequestError;
-use super::{Ctx, GRAPH_KEY, TOP_LEVEL, Tasks, api, names};
+use super::{Ctx, GRAPH_KEY, TOP_LEVEL, Tasks, api};
 use crate::ids;
+use crate::inventory::ArmType;
 
 /// The most subscriptions one Resource Graph query accepts.
 const BATCH: usize = 1000;
@@ -116,12 +117,12 @@ async fn subscriptions(ctx: &Ctx, batch: &[String]) -> Vec<String> {
     let outcome = query(ctx, batch, "subscriptions", SUBSCRIPTIONS_QUERY, |row| {
         if let Some(sub) = row_subscription(&row).filter(|s| batch.contains(s)) {
             seen.insert(sub.clone());
-            ctx.acc.add(&sub, names::SUBSCRIPTION, row);
+            ctx.acc.add(&sub, ArmType::Subscription.canonical(), row);
         }
     })
     .await;
     if outcome.is_err() {
-        record_batch(ctx, batch, names::SUBSCRIPTION, &outcome);
+        record_batch(ctx, batch, ArmType::Subscription.canonical(), &outcome);
         return Vec::new();
     }
     let mut visible = Vec::new();
@@ -132,7 +133,7 @@ async fn subscriptions(ctx: &Ctx, batch: &[String]) -> Vec<String> {
         } else {
             ctx.acc.read_failed(
                 sub,
-                names::SUBSCRIPTION,
+                ArmType::Subscription.canonical(),
                 "Resource Graph returns nothing for this subscription (this identity cannot \
                  read it, or it does not exist), so none of its resources were read"
                     .into(),
@@ -159,7 +160,7 @@ async fn resources(ctx: Arc<Ctx>, batch: Arc<Vec<String>>) {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_string();
-            if ty.eq_ignore_ascii_case(names::WORKSPACE)
+            if ty.eq_ignore_ascii_case(ArmType::Workspace.canonical())
                 && let Some(ws) = WorkspaceRef::of(&row)
             {
                 children.spawn(&sub, arm::workspace_children(ctx.clone(), sub.clone(), ws));
@@ -184,10 +185,10 @@ async fn assignments(ctx: &Ctx, batch: &[String]) {
             .filter(|s| batch.contains(s))
             .or_else(|| batch.first().cloned())
             .unwrap_or_default();
-        ctx.acc.add(&sub, names::ROLE_ASSIGNMENT, row);
+        ctx.acc.add(&sub, ArmType::RoleAssignment.canonical(), row);
     })
     .await;
-    record_batch(ctx, batch, names::ROLE_ASSIGNMENT, &outcome);
+    record_batch(ctx, batch, ArmType::RoleAssignment.canonical(), &outcome);
 }
 
 /// Referenced custom role definitions from Resource Graph, then through ARM for any it does not

@@ -48,7 +48,7 @@ use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 
 pub(crate) use crate::ids::is_guid;
-use crate::inventory::Snapshot;
+use crate::inventory::{ArmType, Snapshot};
 pub use auth::{AuthEnv, AuthMethod};
 pub use client::{CollectStats, RequestError};
 pub use endpoints::{Cloud, Endpoints};
@@ -80,29 +80,16 @@ pub mod api {
     pub const MANAGEMENT_GROUPS: &str = "2023-04-01";
 }
 
-/// ARM types as the snapshot's `scopes` name them in errors.
-pub(crate) mod names {
-    pub const SUBSCRIPTION: &str = "Microsoft.Resources/subscriptions";
-    pub const WORKSPACE: &str = "Microsoft.MachineLearningServices/workspaces";
-    pub const COMPUTE: &str = "Microsoft.MachineLearningServices/workspaces/computes";
-    pub const CONNECTION: &str = "Microsoft.MachineLearningServices/workspaces/connections";
-    pub const SERVICE: &str = "Microsoft.MachineLearningServices/workspaces/services";
-    pub const REGISTRY: &str = "Microsoft.ContainerRegistry/registries";
-    pub const MANAGED_CLUSTER: &str = "Microsoft.ContainerService/managedClusters";
-    pub const USER_ASSIGNED_IDENTITY: &str = "Microsoft.ManagedIdentity/userAssignedIdentities";
-    pub const KEY_VAULT: &str = "Microsoft.KeyVault/vaults";
-    pub const ROLE_ASSIGNMENT: &str = "Microsoft.Authorization/roleAssignments";
-    pub const ROLE_DEFINITION: &str = "Microsoft.Authorization/roleDefinitions";
-    pub const DENY_ASSIGNMENT: &str = "Microsoft.Authorization/denyAssignments";
-}
-
 /// Top-level types listed per subscription, with their api-versions.
 pub(crate) const TOP_LEVEL: &[(&str, &str)] = &[
-    (names::WORKSPACE, api::ML),
-    (names::REGISTRY, api::ACR),
-    (names::MANAGED_CLUSTER, api::AKS),
-    (names::USER_ASSIGNED_IDENTITY, api::MANAGED_IDENTITY),
-    (names::KEY_VAULT, api::KEY_VAULT),
+    (ArmType::Workspace.canonical(), api::ML),
+    (ArmType::Registry.canonical(), api::ACR),
+    (ArmType::ManagedCluster.canonical(), api::AKS),
+    (
+        ArmType::UserAssignedIdentity.canonical(),
+        api::MANAGED_IDENTITY,
+    ),
+    (ArmType::KeyVault.canonical(), api::KEY_VAULT),
 ];
 
 /// The fairness and pacing key of tenant-wide ARM reads.

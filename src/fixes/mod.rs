@@ -141,15 +141,6 @@ fn az(words: &[&str], name_flag: &str, id: &str, rest: Vec<String>) -> Vec<Strin
     argv
 }
 
-/// The workspace of a workspace child (a compute or connection), as written.
-fn workspace_of(child: &str) -> Option<&str> {
-    let normalized = ids::normalize(child);
-    let parent = ids::parent_of(&normalized)?;
-    let trimmed = child.trim();
-    let offset = usize::from(!trimmed.starts_with('/'));
-    trimmed.get(..parent.len().checked_sub(offset)?)
-}
-
 /// Whether an id names a resource of a lower-cased type. Names may hold `/` (a hostile tenant's
 /// may), so the type's segments are looked for in order rather than parsed from the end.
 fn is_of_type(id: &str, ty: &str) -> bool {
@@ -443,7 +434,7 @@ impl Edit {
                 identity_type,
                 user_assigned_identities,
             } => {
-                let workspace = workspace_of(compute).unwrap_or_default();
+                let workspace = ids::workspace_of(compute).unwrap_or_default();
                 let mut argv = compute_args(compute, workspace);
                 argv.extend([s("--identity-type"), identity_type.replace(' ', "")]);
                 if !user_assigned_identities.is_empty() {

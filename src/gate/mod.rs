@@ -13,8 +13,8 @@ pub mod exemptions;
 use crate::findings::review::BaselineState;
 pub use crate::findings::review::ResultRef;
 use crate::findings::summary::Summary;
-use crate::findings::{RuleResult, Severity, Status};
 pub use crate::findings::verdict::{GateOutcome, Verdict};
+use crate::findings::{RuleResult, Severity, Status};
 pub use baseline::Baseline;
 pub use exemptions::Exemptions;
 

@@ -24,20 +24,101 @@ pub use snapshot::{
 };
 pub use view::InventoryView;
 
-/// Lower-cased ARM types amlaudit understands.
+/// The ARM resource types amlaudit reads: the one list of them, with each type's canonical
+/// spelling (as ARM and `az` print it: requests, messages, snapshots amlaudit writes) and its
+/// lower-case form (how the inventory keys resources; ARM compares types case-insensitively).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ArmType {
+    Subscription,
+    Workspace,
+    Compute,
+    Connection,
+    Service,
+    Registry,
+    ManagedCluster,
+    UserAssignedIdentity,
+    KeyVault,
+    RoleAssignment,
+    RoleDefinition,
+    DenyAssignment,
+}
+
+impl ArmType {
+    pub const ALL: [ArmType; 12] = [
+        ArmType::Subscription,
+        ArmType::Workspace,
+        ArmType::Compute,
+        ArmType::Connection,
+        ArmType::Service,
+        ArmType::Registry,
+        ArmType::ManagedCluster,
+        ArmType::UserAssignedIdentity,
+        ArmType::KeyVault,
+        ArmType::RoleAssignment,
+        ArmType::RoleDefinition,
+        ArmType::DenyAssignment,
+    ];
+
+    /// The type as ARM spells it.
+    pub const fn canonical(self) -> &'static str {
+        match self {
+            ArmType::Subscription => "Microsoft.Resources/subscriptions",
+            ArmType::Workspace => "Microsoft.MachineLearningServices/workspaces",
+            ArmType::Compute => "Microsoft.MachineLearningServices/workspaces/computes",
+            ArmType::Connection => "Microsoft.MachineLearningServices/workspaces/connections",
+            ArmType::Service => "Microsoft.MachineLearningServices/workspaces/services",
+            ArmType::Registry => "Microsoft.ContainerRegistry/registries",
+            ArmType::ManagedCluster => "Microsoft.ContainerService/managedClusters",
+            ArmType::UserAssignedIdentity => "Microsoft.ManagedIdentity/userAssignedIdentities",
+            ArmType::KeyVault => "Microsoft.KeyVault/vaults",
+            ArmType::RoleAssignment => "Microsoft.Authorization/roleAssignments",
+            ArmType::RoleDefinition => "Microsoft.Authorization/roleDefinitions",
+            ArmType::DenyAssignment => "Microsoft.Authorization/denyAssignments",
+        }
+    }
+
+    /// The type in lower case, as the inventory keys resources.
+    pub const fn lower(self) -> &'static str {
+        match self {
+            ArmType::Subscription => "microsoft.resources/subscriptions",
+            ArmType::Workspace => "microsoft.machinelearningservices/workspaces",
+            ArmType::Compute => "microsoft.machinelearningservices/workspaces/computes",
+            ArmType::Connection => "microsoft.machinelearningservices/workspaces/connections",
+            ArmType::Service => "microsoft.machinelearningservices/workspaces/services",
+            ArmType::Registry => "microsoft.containerregistry/registries",
+            ArmType::ManagedCluster => "microsoft.containerservice/managedclusters",
+            ArmType::UserAssignedIdentity => "microsoft.managedidentity/userassignedidentities",
+            ArmType::KeyVault => "microsoft.keyvault/vaults",
+            ArmType::RoleAssignment => "microsoft.authorization/roleassignments",
+            ArmType::RoleDefinition => "microsoft.authorization/roledefinitions",
+            ArmType::DenyAssignment => "microsoft.authorization/denyassignments",
+        }
+    }
+
+    /// The type a resource's `type` names, compared as ARM compares them (ignoring case).
+    pub fn parse(type_name: &str) -> Option<ArmType> {
+        ArmType::ALL
+            .into_iter()
+            .find(|t| t.canonical().eq_ignore_ascii_case(type_name.trim()))
+    }
+}
+
+/// Lower-case type names (see [`ArmType::lower`]), for matching and keying.
 pub mod types {
-    pub const WORKSPACE: &str = "microsoft.machinelearningservices/workspaces";
-    pub const COMPUTE: &str = "microsoft.machinelearningservices/workspaces/computes";
-    pub const CONNECTION: &str = "microsoft.machinelearningservices/workspaces/connections";
-    pub const SERVICE: &str = "microsoft.machinelearningservices/workspaces/services";
-    pub const REGISTRY: &str = "microsoft.containerregistry/registries";
-    pub const MANAGED_CLUSTER: &str = "microsoft.containerservice/managedclusters";
-    pub const USER_ASSIGNED_IDENTITY: &str = "microsoft.managedidentity/userassignedidentities";
-    pub const KEY_VAULT: &str = "microsoft.keyvault/vaults";
-    pub const ROLE_ASSIGNMENT: &str = "microsoft.authorization/roleassignments";
-    pub const ROLE_DEFINITION: &str = "microsoft.authorization/roledefinitions";
-    pub const DENY_ASSIGNMENT: &str = "microsoft.authorization/denyassignments";
-    pub const SUBSCRIPTION: &str = "microsoft.resources/subscriptions";
+    use super::ArmType;
+
+    pub const SUBSCRIPTION: &str = ArmType::Subscription.lower();
+    pub const WORKSPACE: &str = ArmType::Workspace.lower();
+    pub const COMPUTE: &str = ArmType::Compute.lower();
+    pub const CONNECTION: &str = ArmType::Connection.lower();
+    pub const SERVICE: &str = ArmType::Service.lower();
+    pub const REGISTRY: &str = ArmType::Registry.lower();
+    pub const MANAGED_CLUSTER: &str = ArmType::ManagedCluster.lower();
+    pub const USER_ASSIGNED_IDENTITY: &str = ArmType::UserAssignedIdentity.lower();
+    pub const KEY_VAULT: &str = ArmType::KeyVault.lower();
+    pub const ROLE_ASSIGNMENT: &str = ArmType::RoleAssignment.lower();
+    pub const ROLE_DEFINITION: &str = ArmType::RoleDefinition.lower();
+    pub const DENY_ASSIGNMENT: &str = ArmType::DenyAssignment.lower();
 }
 
 /// A role assignment in the form the permission index needs.
@@ -528,6 +609,16 @@ fn role_definition(resource: &Value) -> Option<RoleDefinition> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_arm_type_has_one_spelling_in_two_cases() {
+        for t in ArmType::ALL {
+            assert_eq!(t.lower(), t.canonical().to_ascii_lowercase());
+            assert_eq!(ArmType::parse(t.lower()), Some(t));
+            assert_eq!(ArmType::parse(&t.canonical().to_ascii_uppercase()), Some(t));
+        }
+        assert_eq!(ArmType::parse("Microsoft.Compute/virtualMachines"), None);
+    }
 
     #[test]
     fn the_first_of_duplicate_ids_counts_everywhere() {

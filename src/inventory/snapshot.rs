@@ -575,7 +575,7 @@ pub fn check_resource(value: &Value, json_path: &str) -> Result<(), Problem> {
     }
     // An assignment that cannot be attributed to a principal and a role could grant anyone
     // anything; rather than drop it, refuse the snapshot.
-    if resource_type(value) == "microsoft.authorization/roleassignments" {
+    if resource_type(value) == super::types::ROLE_ASSIGNMENT {
         for key in ["principalId", "roleDefinitionId"] {
             let ok = value
                 .pointer(&format!("/properties/{key}"))

@@ -24,8 +24,8 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{Counts, RenderError, Report};
-use crate::findings::{RuleResult, Severity, Status};
 use crate::findings::verdict::{GateOutcome, Verdict};
+use crate::findings::{RuleResult, Severity, Status};
 use crate::inventory::ScopeStatus;
 
 /// The file the HTML report is written to.
