@@ -1,4 +1,4 @@
-//! `amlaudit new-rule`: writes the skeleton of [`crate::policy::skeleton`] for a new rule, after
+//! `amlaudit new-rule`: writes the skeleton of [`crate::policy::authoring::skeleton`] for a new rule, after
 //! checking that its id and package are not already taken by a bundled rule or one in `--dir`.
 //!
 //! Rules go to `policies/custom/` unless `--dir` says otherwise, and never into a repository's
@@ -16,7 +16,7 @@ use clap::Args;
 use super::Exit;
 use crate::findings::{Severity, quote};
 use crate::policy::PolicySet;
-use crate::policy::skeleton::{self, Spec};
+use crate::policy::authoring::skeleton::{self, Spec};
 
 /// Where `new-rule` writes when `--dir` is not given, relative to the working directory.
 pub const DEFAULT_DIR: &str = "policies/custom";

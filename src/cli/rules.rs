@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::Exit;
 use crate::output::write_atomically;
-use crate::policy::docs::{self, MARKER};
+use crate::policy::authoring::docs::{self, MARKER};
 use crate::policy::{PolicySet, RuleMeta};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

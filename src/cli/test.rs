@@ -14,7 +14,7 @@ use regex::Regex;
 
 use super::Exit;
 use crate::policy::PolicySet;
-use crate::policy::testing::{self, Coverage, Outcome, TestOptions, TestRun};
+use crate::policy::authoring::testing::{self, Coverage, Outcome, TestOptions, TestRun};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Format {

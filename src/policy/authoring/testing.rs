@@ -20,9 +20,9 @@ use regorus::Engine;
 use regorus::unstable::{Expr, Rule, RuleHead};
 use serde::Serialize;
 
-use super::{Params, PolicyError, PolicySet, bundled, location};
 use crate::inventory::{Inventory, Snapshot};
 use crate::permissions::PermissionIndex;
+use crate::policy::{Params, PolicyError, PolicySet, bundled, location};
 
 /// What to run and whether to measure coverage.
 #[derive(Debug, Clone, Default)]
