@@ -16,6 +16,25 @@ use serde_json::Value;
 
 pub use crate::fixes::{Edit, FixCheck, Verified};
 
+/// What a rule declares about itself (its METADATA, read by [`crate::policy::metadata`]): what
+/// every report says about the rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleMeta {
+    /// Stable id, such as `AML001`.
+    pub id: String,
+    /// Kebab-case name, such as `acr-admin-user-disabled`.
+    pub name: String,
+    pub title: String,
+    pub description: String,
+    pub severity: Severity,
+    /// The ARM type of the resources the rule is evaluated on.
+    pub resource_type: String,
+    pub remediation: String,
+    /// Documentation the rule comes from.
+    pub references: Vec<String>,
+    pub frameworks: Vec<String>,
+}
+
 /// How serious a rule's violation is; ordered from least to most severe.
 #[derive(
     Debug,

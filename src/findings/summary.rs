@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{RuleResult, Status};
+use crate::findings::RuleMeta;
 use crate::inventory::ScopeCoverage;
-use crate::policy::RuleMeta;
 
 /// Counts of results by status.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

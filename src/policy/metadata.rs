@@ -6,27 +6,11 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::findings::Severity;
 
-/// What a rule declares about itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RuleMeta {
-    /// Stable id, such as `AML001`.
-    pub id: String,
-    /// Kebab-case name, such as `acr-admin-user-disabled`.
-    pub name: String,
-    pub title: String,
-    pub description: String,
-    pub severity: Severity,
-    /// The ARM type of the resources the rule is evaluated on.
-    pub resource_type: String,
-    pub remediation: String,
-    /// Documentation the rule comes from.
-    pub references: Vec<String>,
-    pub frameworks: Vec<String>,
-}
+pub use crate::findings::RuleMeta;
 
 // OPA's other METADATA fields are accepted (and ignored) so rules written for OPA load unchanged.
 #[derive(Deserialize)]

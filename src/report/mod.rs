@@ -18,13 +18,13 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::findings::RuleMeta;
 use crate::findings::RuleResult;
 pub use crate::findings::review::{BaselineReport, ExemptionReport};
 pub use crate::findings::summary::{Counts, Summary};
 use crate::findings::verdict::GateOutcome;
 use crate::inventory::{ScopeCoverage, ScopeStatus};
 use crate::output::{PendingFile, WriteError, write_atomically, write_atomically_executable};
-use crate::policy::RuleMeta;
 
 /// The JSON report format version.
 pub const REPORT_VERSION: u32 = 1;

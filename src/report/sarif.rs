@@ -31,9 +31,9 @@ use serde_sarif::sarif::{
 use sha2::{Digest, Sha256};
 
 use super::Report;
+use crate::findings::RuleMeta;
 use crate::findings::review::BaselineState;
 use crate::findings::{RuleResult, Severity, Status};
-use crate::policy::RuleMeta;
 
 /// The `$schema` written into the log.
 pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
