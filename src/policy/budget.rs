@@ -59,56 +59,22 @@ impl Budget {
             // A clock read every 64 interpreter steps: cheap, and a step is microseconds.
             check_interval: NonZeroU32::new(64).expect("64 is not zero"),
         });
-        let max = self.max_elements;
-        engine
-            .add_extension(
-                "numbers.range".to_string(),
-                2,
-                Box::new(move |args: Vec<Value>| range(&args, None, max)),
-            )
-            .map_err(|e| PolicyError::Engine(format!("numbers.range: {e:#}")))?;
-        engine
-            .add_extension(
-                "numbers.range_step".to_string(),
-                3,
-                Box::new(move |args: Vec<Value>| {
-                    let step = args.get(2).and_then(|v| v.as_i64().ok());
-                    match step {
-                        Some(step) if step > 0 => range(&args, Some(step), max),
-                        _ => anyhow::bail!("numbers.range_step: step must be a positive integer"),
-                    }
-                }),
-            )
-            .map_err(|e| PolicyError::Engine(format!("numbers.range_step: {e:#}")))?;
-        let max_bytes = self.max_string_bytes;
-        engine
-            .add_extension(
-                "concat".to_string(),
-                2,
-                Box::new(move |args: Vec<Value>| concat(&args, max_bytes)),
-            )
-            .map_err(|e| PolicyError::Engine(format!("concat: {e:#}")))?;
-        engine
-            .add_extension(
-                "replace".to_string(),
-                3,
-                Box::new(move |args: Vec<Value>| replace(&args, max_bytes)),
-            )
-            .map_err(|e| PolicyError::Engine(format!("replace: {e:#}")))?;
-        engine
-            .add_extension(
-                "strings.replace_n".to_string(),
-                2,
-                Box::new(move |args: Vec<Value>| replace_n(&args, max_bytes)),
-            )
-            .map_err(|e| PolicyError::Engine(format!("strings.replace_n: {e:#}")))?;
-        engine
-            .add_extension(
-                "regex.replace".to_string(),
-                3,
-                Box::new(move |args: Vec<Value>| regex_replace(&args, max_bytes)),
-            )
-            .map_err(|e| PolicyError::Engine(format!("regex.replace: {e:#}")))?;
+        // The interpreter's extensions and the bytecode VM's host calls answer through the same
+        // function, so both evaluate a replaced builtin alike.
+        let budget = *self;
+        for &(name, arity) in REPLACED {
+            engine
+                .add_extension(
+                    name.to_string(),
+                    arity as u8,
+                    Box::new(move |args: Vec<Value>| {
+                        budget
+                            .call(name, &args)
+                            .unwrap_or_else(|| anyhow::bail!("{name} is not a replaced builtin"))
+                    }),
+                )
+                .map_err(|e| PolicyError::Engine(format!("{name}: {e:#}")))?;
+        }
         Ok(())
     }
 }
@@ -120,6 +86,8 @@ pub(super) const REPLACED: &[(&str, usize)] = &[
     ("numbers.range_step", 3),
     ("concat", 2),
     ("replace", 3),
+    ("strings.replace_n", 2),
+    ("regex.replace", 3),
 ];
 
 impl Budget {
@@ -141,6 +109,8 @@ impl Budget {
             }
             "concat" => concat(args, max_bytes),
             "replace" => replace(args, max_bytes),
+            "strings.replace_n" => replace_n(args, max_bytes),
+            "regex.replace" => regex_replace(args, max_bytes),
             _ => return None,
         })
     }
