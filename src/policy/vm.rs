@@ -5,8 +5,9 @@
 //! with two entry points, `applicable` (when declared) and `result`. The calls the interpreter
 //! answers with amlaudit's own functions are compiled as host-await instructions, so the VM
 //! suspends on each and amlaudit answers it with the very same code: the permission builtins
-//! ([`super::builtins::call`]) and the budget's bounded `numbers.range`, `numbers.range_step`,
-//! `concat` and `replace` ([`super::Budget::call`]). The evaluation time limit is the VM's timer,
+//! ([`super::builtins::call`]) and the budget's bounded builtins (`numbers.range`,
+//! `numbers.range_step`, `concat`, `replace`, `strings.replace_n`, `regex.replace`:
+//! [`super::Budget::call`]). The evaluation time limit is the VM's timer,
 //! with the same limit as the interpreter's.
 //!
 //! The VM never decides a result on its own terms:
