@@ -10,12 +10,7 @@ use serde_json::Value;
 
 use crate::support::{demo_tenant, repo};
 
-/// The binary, run in `dir`.
-fn amlaudit(dir: &Path) -> Command {
-    let mut cmd = crate::support::amlaudit();
-    cmd.current_dir(dir);
-    cmd
-}
+use crate::support::amlaudit_in as amlaudit;
 
 struct Run {
     code: i32,

@@ -1,19 +1,7 @@
 //! Fix proof end to end: no bundled rule prints a fix that does not close its finding on the demo
 //! tenant, and `amlaudit fix plan` applies the proven fixes together without making anything worse.
 
-use std::path::PathBuf;
-
-fn repo(path: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-fn amlaudit(dir: &std::path::Path) -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::new(env!("CARGO_BIN_EXE_amlaudit"));
-    cmd.current_dir(dir)
-        .env_remove("RUST_LOG")
-        .env("NO_COLOR", "1");
-    cmd
-}
+use crate::support::{amlaudit_in as amlaudit, repo_file as repo};
 
 #[test]
 fn no_bundled_fix_on_the_demo_tenant_fails_to_close() {

@@ -8,63 +8,10 @@ use std::process::Output;
 
 use serde_json::{Value, json};
 
-fn repo(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
-
-struct Dir(tempfile::TempDir);
-
-impl Dir {
-    fn new() -> Self {
-        Dir(tempfile::tempdir().unwrap())
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.path().join(name)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).unwrap();
-        }
-        std::fs::write(&path, text).unwrap();
-        path
-    }
-
-    fn json(&self, name: &str, value: &Value) -> PathBuf {
-        self.write(name, &serde_json::to_string_pretty(value).unwrap())
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        assert_cmd::Command::new(env!("CARGO_BIN_EXE_amlaudit"))
-            .current_dir(self.0.path())
-            .env_remove("RUST_LOG")
-            .env("NO_COLOR", "1")
-            .args(args)
-            .output()
-            .unwrap()
-    }
-
-    fn read(&self, name: &str) -> String {
-        std::fs::read_to_string(self.path(name)).unwrap()
-    }
-
-    fn report(&self, out: &str) -> Value {
-        serde_json::from_str(&self.read(&format!("{out}/findings.json"))).unwrap()
-    }
-}
+use crate::support::{Dir, repo_file as repo, stderr, stdout};
 
 fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
-fn stdout(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn expect_code(out: &Output, expected: i32) {
@@ -78,6 +25,22 @@ fn expect_code(out: &Output, expected: i32) {
 }
 
 /// A user rule on registries, in `dir/policies/<id>.rego`.
+/// `scan` of the demo tenant with the rules of `policies`, reports into `out`, and `extra`.
+fn scan_demo_with(dir: &Dir, policies: &Path, extra: &[&str]) -> Output {
+    let demo = repo("fixtures/demo-tenant.json");
+    let mut args = vec![
+        "scan",
+        "--snapshot",
+        demo.to_str().unwrap(),
+        "--policy-dir",
+        policies.to_str().unwrap(),
+        "--out-dir",
+        "out",
+    ];
+    args.extend_from_slice(extra);
+    dir.run(&args)
+}
+
 fn user_rule(dir: &Dir, id: &str, body: &str) -> PathBuf {
     let package = id.to_ascii_lowercase();
     dir.write(
@@ -130,7 +93,7 @@ fn ids_whose_lower_case_changes_length_neither_panic_nor_pick_the_wrong_workspac
     ]);
     assert_ne!(code(&out), 101, "panicked: {}", stderr(&out));
     assert!(dir.path("out/findings.json").exists(), "{}", stderr(&out));
-    let report = dir.report("out");
+    let report = dir.findings_json("out");
     let computes: Vec<&Value> = report["results"]
         .as_array()
         .unwrap()
@@ -151,17 +114,7 @@ fn a_rule_that_never_ends_is_stopped_and_named_with_its_file_and_resource() {
         "SLOW001",
         "n := count([x | some x in numbers.range(1, 3000); some y in numbers.range(1, 3000); some z in numbers.range(1, 3000)])\n\nresult := {\"status\": \"pass\", \"message\": sprintf(\"%d\", [n])}",
     );
-    let out = dir.run(&[
-        "scan",
-        "--snapshot",
-        repo("fixtures/demo-tenant.json").to_str().unwrap(),
-        "--policy-dir",
-        policies.to_str().unwrap(),
-        "--out-dir",
-        "out",
-        "--rule-time-limit",
-        "0.2",
-    ]);
+    let out = scan_demo_with(&dir, &policies, &["--rule-time-limit", "0.2"]);
     expect_code(&out, 2);
     let err = stderr(&out);
     assert!(err.contains("slow001.rego"), "{err}");
@@ -169,7 +122,7 @@ fn a_rule_that_never_ends_is_stopped_and_named_with_its_file_and_resource() {
     assert!(err.contains("/registries/"), "names the resource: {err}");
     assert!(err.contains("time limit"), "{err}");
     // The scan finished: every report is there, with the errors in it.
-    let report = dir.report("out");
+    let report = dir.findings_json("out");
     assert!(report["summary"]["by_status"]["error"].as_u64().unwrap() >= 1);
     let errors: Vec<&Value> = report["results"]
         .as_array()
@@ -192,15 +145,7 @@ fn a_rule_that_allocates_without_bound_is_an_error_not_an_abort() {
         "BIG001",
         "result := {\"status\": \"pass\", \"message\": sprintf(\"%d\", [count(numbers.range(1, 1e9))])}",
     );
-    let out = dir.run(&[
-        "scan",
-        "--snapshot",
-        repo("fixtures/demo-tenant.json").to_str().unwrap(),
-        "--policy-dir",
-        policies.to_str().unwrap(),
-        "--out-dir",
-        "out",
-    ]);
+    let out = scan_demo_with(&dir, &policies, &[]);
     expect_code(&out, 2);
     let err = stderr(&out);
     assert!(err.contains("memory budget"), "{err}");
@@ -215,15 +160,7 @@ fn recursion_is_refused_when_policies_load() {
         "REC001",
         "depth(n) := depth(n + 1)\n\nresult := {\"status\": \"pass\", \"message\": sprintf(\"%d\", [depth(1)])}",
     );
-    let out = dir.run(&[
-        "scan",
-        "--snapshot",
-        repo("fixtures/demo-tenant.json").to_str().unwrap(),
-        "--policy-dir",
-        policies.to_str().unwrap(),
-        "--out-dir",
-        "out",
-    ]);
+    let out = scan_demo_with(&dir, &policies, &[]);
     expect_code(&out, 2);
     let err = stderr(&out);
     assert!(err.contains("rec001.rego:13:"), "file and line: {err}");
@@ -249,7 +186,7 @@ fn bundled_rules_stay_far_inside_the_default_budget() {
             "0.1",
         ]);
         assert_ne!(code(&out), 2, "{fixture}: {}", stderr(&out));
-        assert!(dir.report("out")["summary"]["by_status"]["error"].is_null());
+        assert!(dir.findings_json("out")["summary"]["by_status"]["error"].is_null());
     }
 }
 
@@ -291,7 +228,7 @@ fn one_rule_error_is_an_error_result_the_rest_is_reported_and_the_scan_exits_2()
     ]);
     expect_code(&out, 2);
     assert!(stderr(&out).contains("mlacrsandbox"), "{}", stderr(&out));
-    let report = dir.report("out");
+    let report = dir.findings_json("out");
     let results = report["results"].as_array().unwrap();
     let err001: Vec<&Value> = results
         .iter()
@@ -349,16 +286,7 @@ fn quiet_silences_what_rules_print() {
         "PRN001",
         "result := {\"status\": \"pass\", \"message\": \"ok\"} if {\n\tprint(\"debugging\", input.resource.name)\n}",
     );
-    let out = dir.run(&[
-        "scan",
-        "--snapshot",
-        repo("fixtures/demo-tenant.json").to_str().unwrap(),
-        "--policy-dir",
-        policies.to_str().unwrap(),
-        "--out-dir",
-        "out",
-        "-q",
-    ]);
+    let out = scan_demo_with(&dir, &policies, &["-q"]);
     expect_code(&out, 1);
     assert_eq!(stderr(&out), "");
     assert_eq!(stdout(&out), "");
@@ -423,7 +351,7 @@ fn control_and_bidi_characters_are_shown_never_obeyed() {
     assert!(script.contains("\\x1b[31mRED"), "{script}");
 
     // Machine formats keep the exact name, escaped by their own syntax.
-    let report = dir.report("out");
+    let report = dir.findings_json("out");
     assert!(report["results"].as_array().unwrap().iter().any(|r| {
         r["resource_name"]
             .as_str()
@@ -693,7 +621,7 @@ fn baselines_are_objects_and_match_rule_ids_in_any_case() {
         "out",
     ]);
     assert_ne!(code(&out), 1, "{}", stderr(&out));
-    assert_eq!(dir.report("out")["baseline"]["new"], 0);
+    assert_eq!(dir.findings_json("out")["baseline"]["new"], 0);
 }
 
 #[test]
@@ -853,7 +781,7 @@ fn an_orphan_connection_never_aborts_the_scan_or_passes() {
     // An error result (exit 2) or an unknown (exit 3, once the rule says so): never a crash
     // that writes nothing, never a pass.
     assert!(matches!(code(&out), 1..=3), "{}", stderr(&out));
-    let report = dir.report("out");
+    let report = dir.findings_json("out");
     let results = report["results"].as_array().unwrap();
     let orphan: Vec<&Value> = results
         .iter()

@@ -20,14 +20,11 @@ use tungstenite::{Message, WebSocket};
 
 const DEMO: &str = "fixtures/demo-tenant.json";
 
-fn repo_file(relative: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
-}
+use crate::support::repo_file;
 
 /// Runs `amlaudit scan --format html` on `snapshot` into `out`; returns the exit code.
 fn scan_html(snapshot: &Path, out: &Path, extra: &[&str]) -> i32 {
-    let output = assert_cmd::Command::new(env!("CARGO_BIN_EXE_amlaudit"))
-        .env_remove("RUST_LOG")
+    let output = crate::support::amlaudit()
         .arg("scan")
         .arg("--snapshot")
         .arg(snapshot)
